@@ -1,0 +1,239 @@
+"""The HTTP plumbing under both API clients: retries with backoff and jitter, `Retry-After`,
+a client-side rate limit per token, and errors that say which call failed without leaking tokens.
+
+Retries use tenacity and the rate limit uses aiolimiter: both well kept and typed, and both
+easier to read than a hand-written loop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from tenacity.wait import wait_base
+
+REDACTED = "***"
+_SECRET_QUERY = re.compile(r"(?i)(accessToken|api-token|api_token|token)=([^&\s]+)")
+
+
+def redact(text: str) -> str:
+    """Remove token values from URLs and messages (query parameters and bearer headers)."""
+    text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    return re.sub(r"(?i)bearer\s+\S+", f"Bearer {REDACTED}", text)
+
+
+class ApiError(Exception):
+    """A call to Shopbox or Rackbeat failed. The message names the call and the reason."""
+
+    def __init__(self, api: str, call: str, status: int | None, reason: str) -> None:
+        self.api = api
+        self.call = redact(call)
+        self.status = status
+        self.reason = redact(reason)
+        super().__init__(f"{api} {self.call} failed ({status or 'no response'}): {self.reason}")
+
+
+class Unauthorized(ApiError):
+    pass
+
+
+class Forbidden(ApiError):
+    pass
+
+
+class NotFound(ApiError):
+    pass
+
+
+class ValidationFailed(ApiError):
+    """422 with Laravel-style field errors: {"lines.0.item_id": ["Product needed"]}."""
+
+    def __init__(self, api: str, call: str, field_errors: Mapping[str, list[str]]) -> None:
+        self.field_errors = dict(field_errors)
+        reason = "; ".join(f"{k}: {', '.join(v)}" for k, v in self.field_errors.items())
+        super().__init__(api, call, 422, reason or "validation failed")
+
+
+class RateLimited(ApiError):
+    def __init__(self, api: str, call: str, retry_after_s: float | None) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(api, call, 429, f"rate limited, retry after {retry_after_s}s")
+
+
+class ServerError(ApiError):
+    pass
+
+
+class TransportError(ApiError):
+    pass
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, (ServerError, RateLimited, TransportError))
+
+
+class _WaitRetryAfter(wait_base):
+    """Honour Retry-After on 429; exponential backoff with jitter otherwise."""
+
+    def __init__(self, fallback: wait_base, cap_s: float) -> None:
+        self.fallback = fallback
+        self.cap_s = cap_s
+
+    def __call__(self, retry_state: Any) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
+            return min(exc.retry_after_s, self.cap_s)
+        wait: float = self.fallback(retry_state)
+        return wait
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    initial_s: float = 0.2
+    max_s: float = 10.0
+    jitter_s: float = 0.2
+
+
+class ApiClient:
+    """Base for the typed clients: one httpx.AsyncClient, one rate limiter, one retry policy.
+
+    Subclasses build requests and parse bodies; `_request` returns the decoded JSON or raises
+    an `ApiError` subclass. Auth is supplied by the subclass as headers or query params and is
+    never part of an error message.
+    """
+
+    api_name = "API"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        requests_per_minute: int | None = None,
+        timeout_s: float = 15.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers=dict(headers or {}),
+            params=dict(params or {}),
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+        )
+        self._limiter = AsyncLimiter(requests_per_minute, 60) if requests_per_minute else None
+        self._retry = retry or RetryPolicy()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        retry: bool = True,
+    ) -> Any:
+        """One logical call; retried on 5xx, 429 and transport errors when `retry` is set."""
+        policy = self._retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.attempts if retry else 1),
+            wait=_WaitRetryAfter(
+                wait_exponential_jitter(policy.initial_s, policy.max_s, jitter=policy.jitter_s),
+                cap_s=policy.max_s * 6,
+            ),
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_once(method, path, params=params, json=json)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any
+    ) -> Any:
+        call = f"{method} /{path.lstrip('/')}"
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        try:
+            response = await self._http.request(method, path.lstrip("/"), params=params, json=json)
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                self.api_name, call, None, f"timed out ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise TransportError(
+                self.api_name, call, None, f"{type(exc).__name__}: {exc}"
+            ) from None
+        return self._decode(call, response)
+
+    def _decode(self, call: str, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status < 300:
+            return response.json() if response.content else None
+        body = _json_or_none(response)
+        message = _message_of(body) or response.reason_phrase
+        if status == 401:
+            raise Unauthorized(self.api_name, call, status, message or "unauthorized")
+        if status == 403:
+            raise Forbidden(self.api_name, call, status, message or "forbidden")
+        if status == 404:
+            raise NotFound(self.api_name, call, status, message or "not found")
+        if status == 422:
+            errors = body.get("errors") if isinstance(body, dict) else None
+            if isinstance(errors, dict):
+                raise ValidationFailed(self.api_name, call, errors)
+            raise ValidationFailed(self.api_name, call, {"": [message or "unprocessable"]})
+        if status == 429:
+            raise RateLimited(self.api_name, call, _retry_after(response))
+        if status >= 500:
+            raise ServerError(self.api_name, call, status, message or "server error")
+        raise ApiError(self.api_name, call, status, message or "unexpected status")
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _message_of(body: Any) -> str | None:
+    """Both APIs' error shapes: {"message"}, {"error": "..."} and {"error": {"message"}}."""
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("message"), str):
+        return str(body["message"])
+    error = body.get("error")
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

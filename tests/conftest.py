@@ -1,5 +1,35 @@
+"""Shared fixtures, and a closing line that says how many tests used the real broker."""
+
+from __future__ import annotations
+
+import pytest
+
 pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.rackbeat_sim",
     "tests.fixtures.shopbox_sim",
 ]
+
+_REAL_BROKER_FIXTURES = {"kafka_bootstrap"}
+_outcomes: dict[str, list[bool]] = {"all": [], "kafka": []}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _REAL_BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.kafka)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        _outcomes["all"].append(report.passed)
+        if "kafka" in report.keywords:
+            _outcomes["kafka"].append(report.passed)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    ran, kafka = _outcomes["all"], _outcomes["kafka"]
+    terminalreporter.write_line(
+        f"tests run: {len(ran)} ({sum(ran)} passed); "
+        f"against the real Kafka broker: {len(kafka)} ({sum(kafka)} passed)"
+    )

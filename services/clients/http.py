@@ -157,7 +157,9 @@ class ApiClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts if retry else 1),
             wait=_WaitRetryAfter(
-                wait_exponential_jitter(policy.initial_s, policy.max_s, jitter=policy.jitter_s),
+                wait_exponential_jitter(
+                    multiplier=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s
+                ),
                 cap_s=policy.max_s * 6,
             ),
             retry=retry_if_exception(is_transient),

@@ -1,0 +1,62 @@
+# Every target does its own set-up: a fresh machine needs only Python 3.11+, Java 17+ and Maven.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+WITH_KAFKA := infra/scripts/with-kafka.sh
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test lint typecheck pytest kafka-up kafka-down topics bench up down clean
+
+help:
+	@echo "make run         start Kafka, both simulators (demo shop) and the four services; Ctrl-C stops all"
+	@echo "make test        lint, type check and every test, against a real Kafka broker"
+	@echo "make bench       latency and throughput benchmarks (figures go into the README)"
+	@echo "make kafka-up    start the local Kafka broker (kept running); make kafka-down stops it"
+	@echo "make up / down   docker compose deployment (infra/compose.yaml)"
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is required: apt-get install python3 python3-venv"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+kafka-up: venv
+	PYTHON=$(PY) infra/kafka/kafka.sh up
+
+kafka-down:
+	PYTHON=$(PY) infra/kafka/kafka.sh down
+
+topics: venv
+	$(PY) -m services.syncctl topics create
+
+run: venv
+	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m infra.run_all
+
+lint: venv
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+pytest: venv
+	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: venv
+	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m tests.bench.run_all
+
+up:
+	docker compose -f infra/compose.yaml --env-file .env up -d
+
+down:
+	docker compose -f infra/compose.yaml down
+
+clean:
+	rm -rf .kafka .state .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""Item events: product snapshots of the master side and the SKU bindings every service reads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.envelope import Event, Model
+
+
+class VariantSnapshot(Model):
+    variant_id: str
+    sku: str | None
+    name: str | None = None
+    description: str | None = None
+    price: Decimal | None = Field(None, description="kroner, as the source system stores it")
+
+
+class ProductSnapshot(Model):
+    """The fields we sync (SKU, name, sales price, description, also on variants), nothing else."""
+
+    system: Literal["shopbox", "rackbeat"]
+    product_id: str = Field(description="Shopbox product uid, or Rackbeat item number")
+    sku: str | None
+    name: str
+    description: str | None = None
+    price: Decimal | None = Field(None, description="kroner, as the source system stores it")
+    variants: list[VariantSnapshot] = Field(default_factory=list)
+    deleted: bool = False
+
+
+class ProductChanged(Event):
+    """On `shopbox.products.v1` or `rackbeat.products.v1`, keyed by product id."""
+
+    type: Literal["ProductChanged"] = "ProductChanged"
+    payload: ProductSnapshot
+
+
+class Binding(Model):
+    """Links one SKU to its Shopbox product/variant and its Rackbeat item/variation option."""
+
+    sku: str
+    shopbox_product_id: str | None = None
+    shopbox_variant_id: str | None = None
+    rackbeat_item_number: str | None = None
+    rackbeat_variation_id: str | None = None
+    rackbeat_option_id: str | None = None
+    problem: str | None = Field(None, description="why the SKU is never matched, if it is not")
+
+
+class BindingChanged(Event):
+    """On `items.bindings.v1` (compacted, keyed by SKU)."""
+
+    type: Literal["BindingChanged"] = "BindingChanged"
+    payload: Binding

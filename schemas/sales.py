@@ -1,0 +1,65 @@
+"""Events on `shopbox.sales.v1`, keyed by basket id: what happened at the Shopbox till."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from schemas.envelope import Event, Model, deterministic_id
+
+
+class SaleLine(Model):
+    product_id: str | None = Field(description="Shopbox product uid; None for free-text lines")
+    variant_id: str | None = Field(None, description="Shopbox product_variance uid")
+    sku: str | None = None
+    name: str
+    quantity: Decimal = Field(description="negative on refund baskets")
+    unit_price: Decimal = Field(description="kroner per unit, VAT included (as Shopbox sends)")
+    discount: Decimal = Field(Decimal(0), description="kroner off this line, VAT included")
+
+
+class Sale(Model):
+    basket_id: str
+    branch_id: str
+    cash_register_id: str | None = None
+    created_at: datetime
+    currency: str = "DKK"
+    lines: list[SaleLine]
+    total: Decimal = Field(description="kroner, VAT included, after discounts")
+
+
+class SaleCompleted(Event):
+    type: Literal["SaleCompleted"] = "SaleCompleted"
+    payload: Sale
+
+
+class SaleRefunded(Event):
+    """A refund basket: its own basket id, negative quantities (apis-addendum A6)."""
+
+    type: Literal["SaleRefunded"] = "SaleRefunded"
+    payload: Sale
+
+
+class SaleCancelledPayload(Model):
+    basket_id: str
+    branch_id: str
+    cancelled_at: datetime
+
+
+class SaleCancelled(Event):
+    type: Literal["SaleCancelled"] = "SaleCancelled"
+    payload: SaleCancelledPayload
+
+
+SalesEvent = Annotated[SaleCompleted | SaleRefunded | SaleCancelled, Field(discriminator="type")]
+sales_event_adapter: TypeAdapter[SaleCompleted | SaleRefunded | SaleCancelled] = TypeAdapter(
+    SalesEvent
+)
+
+
+def sale_event_id(basket_id: str, kind: str) -> str:
+    """One id per (basket, kind): webhook, poll and sweep of the same sale collide on purpose."""
+    return deterministic_id("shopbox", "basket", basket_id, kind)

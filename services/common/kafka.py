@@ -1,0 +1,166 @@
+"""The one Kafka broker factory every service uses, and reliable consumption on top of it.
+
+Delivery semantics (verified against the real broker in tests/integration/test_delivery.py):
+- Producer: idempotent (`enable_idempotence=True`, acks=all), so producer retries never duplicate.
+- Consumer: `AckPolicy.NACK_ON_ERROR`: the offset is committed only after the handler returned;
+  a handler that raises is sought back and redelivered. FastStream's default (ACK_FIRST) commits
+  before the handler runs and `AckPolicy.ACK` commits even on error, so neither is at-least-once.
+- `reliable_subscriber` never lets an ordinary failure reach that redelivery loop: it decodes the
+  record itself, retries transient failures with exponential backoff, and after the budget (or at
+  once, for bad input) publishes the record to `<topic>.dlq` with the reason, then commits. Only a
+  failure to write the dead letter itself propagates, so nothing is ever dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt
+from tenacity import wait_exponential_jitter as backoff
+
+from schemas.topics import dlq_name
+from services.common.logging import get_logger
+from services.common.settings import KafkaSettings, RetrySettings
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+Handler = Callable[[T, KafkaMessage], Awaitable[None]]
+
+
+class Permanent(Exception):
+    """The record can never succeed as it is (bad data): dead-letter it without retrying."""
+
+
+def make_security(settings: KafkaSettings) -> BaseSecurity | None:
+    protocol = settings.security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl.create_default_context(cafile=settings.ssl_cafile) if "SSL" in protocol else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    if not settings.sasl_username or settings.sasl_password is None:
+        raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME/PASSWORD")
+    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return sasl[settings.sasl_mechanism](
+        settings.sasl_username,
+        settings.sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
+    )
+
+
+def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        request_timeout_ms=settings.request_timeout_ms,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        security=make_security(settings),
+        graceful_timeout=20.0,
+    )
+
+
+async def publish_event(broker: KafkaBroker, topic: str, key: str, event: BaseModel) -> None:
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic,
+        key=key.encode(),
+        headers={"content-type": "application/json", "event-type": _event_type(event)},
+    )
+
+
+def _event_type(event: BaseModel) -> str:
+    return str(getattr(event, "type", type(event).__name__))
+
+
+def reliable_subscriber(
+    broker: KafkaBroker,
+    topic: str,
+    *,
+    group_id: str,
+    model: type[T] | TypeAdapter[T],
+    retry: RetrySettings,
+    handler: Handler[T],
+    **subscriber_options: Any,
+) -> Any:
+    """Subscribe `handler` with decode, bounded retry with backoff, and dead letters."""
+    adapter: TypeAdapter[T] = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+    dead_letters = dlq_name(topic)
+
+    async def consume(msg: KafkaMessage) -> None:
+        record = record_of(msg)
+        origin = f"{record.topic}/{record.partition}/{record.offset}"
+        try:
+            event = adapter.validate_json(msg.body)
+        except ValidationError as exc:
+            await _dead_letter(broker, dead_letters, msg, f"invalid record: {_brief(exc)}", 0)
+            return
+        attempts = 0
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(retry.attempts),
+                wait=backoff(
+                    multiplier=retry.initial_backoff_s, max=retry.max_backoff_s, jitter=0.2
+                ),
+                retry=retry_if_not_exception_type(Permanent),
+                reraise=True,
+            ):
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    await handler(event, msg)
+        except Exception as exc:  # every failure ends in a dead letter, with its reason
+            log.warning("dead-lettering record", origin=origin, attempts=attempts, reason=str(exc))
+            await _dead_letter(broker, dead_letters, msg, f"{type(exc).__name__}: {exc}", attempts)
+
+    return broker.subscriber(
+        topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        **subscriber_options,
+    )(consume)
+
+
+def record_of(msg: KafkaMessage) -> Any:
+    """The aiokafka ConsumerRecord behind a (non-batch) message."""
+    return msg.raw_message
+
+
+def _brief(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+    )[:1000]
+
+
+async def _dead_letter(
+    broker: KafkaBroker, topic: str, msg: KafkaMessage, reason: str, attempts: int
+) -> None:
+    record = record_of(msg)
+    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+    headers.update(
+        {
+            "x-dlq-reason": reason[:2000],
+            "x-dlq-origin-topic": record.topic,
+            "x-dlq-origin": f"{record.topic}/{record.partition}/{record.offset}",
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+    )
+    try:
+        await broker.publish(record.value, topic, key=record.key, headers=headers)
+    except Exception:
+        # Not committing is the only safe answer: NACK redelivers. Pause so it is not a hot loop.
+        log.error("could not write dead letter; record stays uncommitted", topic=topic)
+        await asyncio.sleep(2)
+        raise

@@ -1,0 +1,96 @@
+"""Settings from environment variables and `.env` (pydantic-settings), one class per concern.
+
+Every class reads its own prefix, so a service loads only what it uses and the README's settings
+table maps one-to-one onto these fields. Secrets are `SecretStr`: they print as '**********'.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+class KafkaSettings(BaseSettings):
+    model_config = _config("KAFKA_")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_namespace: str = Field("", description="prefix for every topic name (tests, tenants)")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = Field(None, description="CA bundle for TLS; system CAs if unset")
+    request_timeout_ms: int = 10_000
+    connect_retry_max_s: float = Field(30.0, description="cap of the start-up connect backoff")
+
+
+class RetrySettings(BaseSettings):
+    """The in-handler retry budget before a record goes to its dead-letter topic."""
+
+    model_config = _config("RETRY_")
+
+    attempts: int = Field(5, ge=1)
+    initial_backoff_s: float = Field(0.5, gt=0)
+    max_backoff_s: float = Field(8.0, gt=0)
+
+
+class HttpSettings(BaseSettings):
+    """Where a service serves its health endpoints and webhooks."""
+
+    model_config = _config("HTTP_")
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, description="default: the service's own port (8001-8004)")
+
+
+class LogSettings(BaseSettings):
+    model_config = _config("LOG_")
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class ShopboxSettings(BaseSettings):
+    model_config = _config("SHOPBOX_")
+
+    base_url: str = "http://127.0.0.1:8101/api/v3"
+    api_token: SecretStr = SecretStr("dev-shopbox-token")
+    webhook_secret: SecretStr = Field(
+        SecretStr("dev-shopbox-hook-secret"), description="secret query parameter on our hook URL"
+    )
+    requests_per_minute: int | None = None
+    prices_include_vat: bool = True
+
+
+class RackbeatSettings(BaseSettings):
+    model_config = _config("RACKBEAT_")
+
+    base_url: str = "http://127.0.0.1:8102/api"
+    api_token: SecretStr = SecretStr("dev-rackbeat-token")
+    webhook_token: SecretStr | None = Field(
+        None, description="token Rackbeat returned when our webhook was created"
+    )
+    requests_per_minute: int = 480
+    prices_include_vat: bool = False
+
+
+class SyncSettings(BaseSettings):
+    """What the merchant chooses: directions, mapping, money rules."""
+
+    model_config = _config("SYNC_")
+
+    item_master: Literal["shopbox", "rackbeat", "none"] = "shopbox"
+    stock_enabled: bool = True
+    vat_percent: Decimal = Decimal(25)
+    branch_locations: dict[str, int] = Field(
+        default_factory=dict, description="Shopbox branch uid -> Rackbeat location, JSON"
+    )

@@ -7,6 +7,7 @@ easier to read than a hand-written loop.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,6 +83,22 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (ServerError, RateLimited, TransportError))
 
 
+def _is_rate_limited(exc: BaseException) -> bool:
+    return isinstance(exc, RateLimited)
+
+
+class _RedactingLogFilter(logging.Filter):
+    """httpx logs every request URL at INFO, query included: Shopbox's `api-token` with it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactingLogFilter())
+
+
 class _WaitRetryAfter(wait_base):
     """Honour Retry-After on 429; exponential backoff with jitter otherwise."""
 
@@ -151,8 +168,13 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         retry: bool = True,
+        idempotent: bool = True,
     ) -> Any:
-        """One logical call; retried on 5xx, 429 and transport errors when `retry` is set."""
+        """One logical call; retried on 5xx, 429 and transport errors when `retry` is set.
+
+        A non-`idempotent` call (e.g. a create) is retried only on 429, which the server refused
+        before doing anything; a 5xx or timeout may already have done it.
+        """
         policy = self._retry
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts if retry else 1),
@@ -162,7 +184,7 @@ class ApiClient:
                 ),
                 cap_s=policy.max_s * 6,
             ),
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(is_transient if idempotent else _is_rate_limited),
             reraise=True,
         )
         async for attempt in retrying:

@@ -1,0 +1,331 @@
+"""Typed async client for the Shopbox API v3 (reference/apis.md §2 and the addendum A).
+
+Auth is the `api-token` query parameter (the vendor plugin's way); it never appears in errors
+(`ApiError` redacts) or in httpx's request log (redacted by `services.clients.http`).
+
+Money: the API speaks integer øre incl. VAT. Models expose `Decimal` kroner incl. VAT, converted
+only by `ore_to_kroner` / `kroner_to_ore`. Uids are read as strings whether the API sends
+numbers or strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+from services.clients.http import ApiClient, RetryPolicy
+
+ORE_PER_KRONE = Decimal(100)
+CENT = Decimal("0.01")
+
+
+def ore_to_kroner(ore: int | float | str | Decimal) -> Decimal:
+    """Integer øre (as the API sends it) to kroner with two decimals: 12995 -> Decimal('129.95').
+
+    A fractional øre amount is refused rather than rounded: it means the unit is not øre.
+    """
+    value = Decimal(str(ore))
+    if value != value.to_integral_value():
+        raise ValueError(f"{ore!r} is not a whole number of øre")
+    return (value / ORE_PER_KRONE).quantize(CENT)
+
+
+def kroner_to_ore(kroner: Decimal) -> int:
+    """Kroner to integer øre, rounding half away from zero to whole øre: 129.955 -> 12996."""
+    return int((kroner * ORE_PER_KRONE).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _ore_field(value: Any) -> Any:
+    return None if value is None else ore_to_kroner(value)
+
+
+Kroner = Annotated[Decimal, BeforeValidator(_ore_field)]
+"""A money field the API sends in øre incl. VAT, held as Decimal kroner incl. VAT."""
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, frozen=True)
+
+
+class VarianceValue(_Read):
+    name: str | None = None
+    variance_type: str | None = None
+
+
+class ProductVariance(_Read):
+    uid: str
+    sku_code: str = Field("", validation_alias=AliasChoices("sku_code", "sku"))
+    code: str | None = None
+    name: str | None = None
+    description: str | None = None
+    selling_price: Kroner | None = None
+    variance_values: list[VarianceValue] = []
+
+
+class Product(_Read):
+    uid: str
+    name: str
+    sku_code: str = Field("", validation_alias=AliasChoices("sku_code", "sku"))
+    code: str | None = None
+    description: str | None = None
+    selling_price: Kroner | None = None
+    stock_price: Kroner | None = None
+    tag: str | None = None
+    inventory_on_variants: bool = False
+    product_variances: list[ProductVariance] = []
+    updated_at: int | None = None
+
+
+class CashRegister(_Read):
+    uid: str
+    name: str | None = None
+    branch: str | None = None
+
+
+class Branch(_Read):
+    uid: str
+    name: str
+    cash_registers: list[CashRegister] = []
+
+
+class InventoryRow(_Read):
+    """Stock of one product (or variance) in one branch. `uid` is the PRODUCT uid (A4)."""
+
+    uid: str
+    product_variance: str | None = None
+    sku_code: str | None = None
+    quantity: Decimal
+
+    @property
+    def product_uid(self) -> str:
+        return self.uid
+
+
+class BasketItem(_Read):
+    product: str | None = None
+    product_variance: str | None = None
+    sku_code: str | None = None
+    name: str | None = None
+    quantity: Decimal
+    selling_price: Kroner = Field(description="unit price incl. VAT")
+    discount: Decimal = Decimal(0)
+    total: Kroner | None = None
+
+
+class Payment(_Read):
+    type: str | None = None
+    amount: Kroner | None = None
+
+
+class Basket(_Read):
+    uid: str
+    creation_time: int
+    updated_at: int | None = None
+    canceled: bool = False
+    cash_register: str | None = None
+    branch: str | None = None
+    external_id: str | None = None
+    total: Kroner | None = None
+    discount_margin: Decimal | None = Field(None, description="unit UNCONFIRMED (A1)")
+    basket_items: list[BasketItem] = Field(
+        default_factory=list, validation_alias=AliasChoices("basket_items", "sales")
+    )
+    payments: list[Payment] = []
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.creation_time, tz=UTC)
+
+    @property
+    def is_refund(self) -> bool:
+        """A refund is a basket whose product lines all have negative quantities (A6)."""
+        lines = [item for item in self.basket_items if item.product is not None]
+        return bool(lines) and all(item.quantity < 0 for item in lines)
+
+
+class VariantUpsert(BaseModel):
+    uid: str | None = None
+    sku_code: str | None = None
+    name: str | None = None
+    description: str | None = None
+    selling_price: Decimal | None = Field(None, description="kroner incl. VAT")
+    code: str | None = None
+
+
+class ProductUpsert(BaseModel):
+    """What `create_or_update_product` writes; money in kroner incl. VAT, None = leave as is."""
+
+    uid: str | None = None
+    name: str | None = None
+    sku_code: str | None = None
+    description: str | None = None
+    selling_price: Decimal | None = None
+    stock_price: Decimal | None = None
+    code: str | None = None
+    tag: str | None = None
+    variants: list[VariantUpsert] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body = _money_to_ore(self.model_dump(exclude_none=True, exclude={"variants"}))
+        if self.variants is not None:
+            body["variants"] = [
+                _money_to_ore(v.model_dump(exclude_none=True)) for v in self.variants
+            ]
+        return body
+
+
+def _money_to_ore(fields: dict[str, Any]) -> dict[str, Any]:
+    for name in ("selling_price", "stock_price"):
+        if name in fields:
+            fields[name] = kroner_to_ore(fields[name])
+    return fields
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ShopboxClient(ApiClient):
+    api_name = "Shopbox"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        requests_per_minute: int | None = None,
+        timeout_s: float = 15.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            params={"api-token": token},
+            requests_per_minute=requests_per_minute,
+            timeout_s=timeout_s,
+            retry=retry or RetryPolicy(),
+        )
+
+    async def __aenter__(self) -> ShopboxClient:
+        return self
+
+    # ---- generic paging ---------------------------------------------------------------------
+
+    async def _pages(
+        self,
+        path: str,
+        model: type[M],
+        params: Mapping[str, Any],
+        *,
+        size_param: str = "per-page",
+        per_page: int = 100,
+    ) -> AsyncIterator[M]:
+        """Every row of a list endpoint, page by page. Page 1 is asked without `page`, since
+        one integrator saw `GET /baskets?page=1` answer 500 (apis.md §2.1)."""
+        page = 1
+        while True:
+            query = {**params, size_param: per_page}
+            if page > 1:
+                query["page"] = page
+            body = await self._request("GET", path, params=query)
+            for row in body.get("data", []):
+                yield model.model_validate(row)
+            pagination = body.get("meta", {}).get("pagination", {})
+            if not body.get("data") or page >= int(pagination.get("total_pages", page)):
+                return
+            page += 1
+
+    # ---- products ---------------------------------------------------------------------------
+
+    async def iter_products(
+        self, *, updated_since: int | None = None, per_page: int = 100
+    ) -> AsyncIterator[Product]:
+        """All products; `updated_since` (unix s) is a simulator filter, UNCONFIRMED for real."""
+        params = {} if updated_since is None else {"updated_since": updated_since}
+        async for product in self._pages("products", Product, params, per_page=per_page):
+            yield product
+
+    async def get_product(self, uid: str) -> Product:
+        return Product.model_validate(await self._request("GET", f"products/{uid}"))
+
+    async def create_or_update_product(self, product: ProductUpsert) -> Product:
+        """Upsert by uid. A create (no uid) is retried only on 429, never after a 5xx that may
+        already have created it; the caller looks it up by SKU before trying again."""
+        body = await self._request(
+            "POST",
+            "products/create-or-update",
+            json=product.to_api(),
+            idempotent=product.uid is not None,
+        )
+        return Product.model_validate(body)
+
+    # ---- branches and stock -----------------------------------------------------------------
+
+    async def branches(self) -> list[Branch]:
+        return [b async for b in self._pages("branches", Branch, {}, per_page=100)]
+
+    async def get_branch(self, uid: str) -> Branch:
+        return Branch.model_validate(await self._request("GET", f"branches/{uid}"))
+
+    async def get_cash_register(self, uid: str) -> CashRegister:
+        return CashRegister.model_validate(await self._request("GET", f"cash-registers/{uid}"))
+
+    async def iter_stock(self, branch: str, *, per_page: int = 250) -> AsyncIterator[InventoryRow]:
+        params = {"branch": branch}
+        async for row in self._pages(
+            "product-inventories",
+            InventoryRow,
+            params,
+            size_param="num_per_page",
+            per_page=per_page,
+        ):
+            yield row
+
+    async def stock(self, branch: str) -> list[InventoryRow]:
+        return [row async for row in self.iter_stock(branch)]
+
+    async def set_stock(
+        self,
+        branch: str,
+        product: str,
+        quantity: Decimal | int,
+        *,
+        product_variance: str | None = None,
+        note: str = "stock from Rackbeat",
+    ) -> InventoryRow:
+        """Set the ABSOLUTE stock level of a product or variance in a branch (A4)."""
+        body: dict[str, Any] = {
+            "branch": branch,
+            "product": product,
+            "quantity": float(quantity),
+            "note": note,
+        }
+        if product_variance is not None:
+            body["product_variance"] = product_variance
+        return InventoryRow.model_validate(
+            await self._request("POST", "product-inventories", json=body)
+        )
+
+    # ---- baskets (sales) --------------------------------------------------------------------
+
+    async def iter_baskets(
+        self, *, since: int | None = None, per_page: int = 50
+    ) -> AsyncIterator[Basket]:
+        """Baskets newest first, created at or after `since` (unix s) when given.
+
+        Pages shift when sales arrive mid-walk (newest first pushes rows down), so a basket can
+        show up twice: it is yielded once. The `since` filter is applied again client-side.
+        """
+        params = {} if since is None else {"since": since}
+        seen: set[str] = set()
+        async for basket in self._pages("baskets", Basket, params, per_page=per_page):
+            if since is not None and basket.creation_time < since:
+                return
+            if basket.uid not in seen:
+                seen.add(basket.uid)
+                yield basket
+
+    async def get_basket(self, uid: str) -> Basket:
+        return Basket.model_validate(await self._request("GET", f"baskets/{uid}"))

@@ -24,7 +24,8 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 REDACTED = "***"
-_SECRET_QUERY = re.compile(r"(?i)(accessToken|api-token|api_token|token)=([^&\s]+)")
+# shopbox_hook_id: the secret in Shopbox's push URL (apis-addendum A7).
+_SECRET_QUERY = re.compile(r"(?i)(accessToken|api-token|api_token|token|shopbox_hook_id)=([^&\s]+)")
 
 
 def redact(text: str) -> str:

@@ -131,8 +131,15 @@ class FaultMiddleware:
         await self.app(scope, receive, counting_send)
 
 
-def control_routes(state: SimulatorState, reset: Callable[[], None]) -> list[Route]:
-    """The shared part of the control surface: faults, request counts, reset."""
+def control_routes(
+    state: SimulatorState,
+    reset: Callable[[], None],
+    default_faults: Callable[[], Faults] = Faults,
+) -> list[Route]:
+    """The shared part of the control surface: faults, request counts, reset.
+
+    `default_faults` is what a reset restores (e.g. Rackbeat keeps its 480/min limit on).
+    """
 
     async def get_faults(_: Request) -> Response:
         return JSONResponse(state.faults.model_dump())
@@ -151,7 +158,7 @@ def control_routes(state: SimulatorState, reset: Callable[[], None]) -> list[Rou
     async def post_reset(_: Request) -> Response:
         reset()
         state.requests.clear()
-        state.set_faults(Faults())
+        state.set_faults(default_faults())
         return JSONResponse({"reset": True})
 
     return [
@@ -184,6 +191,8 @@ class WebhookDispatcher:
     delivered: int = 0
     dropped: int = 0
     failed_attempts: int = 0
+    gave_up: int = 0
+    _pending: int = 0  # queued or in flight; counted at submit so `idle` never returns early
     _queue: asyncio.Queue[Delivery] | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _pump: asyncio.Task[None] | None = None
@@ -196,9 +205,15 @@ class WebhookDispatcher:
         if faults.webhook_drop_rate and random.random() < faults.webhook_drop_rate:
             self.dropped += 1
             return
+        self._pending += 1
         self._queue.put_nowait(delivery)
         if faults.webhook_duplicate_rate and random.random() < faults.webhook_duplicate_rate:
+            self._pending += 1
             self._queue.put_nowait(delivery)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
 
     async def _run(self) -> None:
         assert self._queue is not None
@@ -217,23 +232,28 @@ class WebhookDispatcher:
                     task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
-        for attempt in range(self.max_attempts):
-            try:
-                response = await client.post(
-                    delivery.url, json=delivery.body, headers=delivery.headers
-                )
-                if response.is_success:
-                    self.delivered += 1
-                    return
-            except httpx.HTTPError:
-                pass
-            self.failed_attempts += 1
-            await asyncio.sleep(self.base_backoff_s * 2**attempt)
+        try:
+            for attempt in range(self.max_attempts):
+                try:
+                    response = await client.post(
+                        delivery.url, json=delivery.body, headers=delivery.headers
+                    )
+                    if response.is_success:
+                        self.delivered += 1
+                        return
+                except httpx.HTTPError:
+                    pass
+                self.failed_attempts += 1
+                if attempt + 1 < self.max_attempts:
+                    await asyncio.sleep(self.base_backoff_s * 2**attempt)
+            self.gave_up += 1
+        finally:
+            self._pending -= 1
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until nothing is queued or in flight (for tests and the demo)."""
         deadline = time.monotonic() + timeout
-        while (self._queue is not None and not self._queue.empty()) or self._tasks:
+        while self._pending > 0:
             if time.monotonic() > deadline:
                 raise TimeoutError("webhook deliveries still pending")
             await asyncio.sleep(0.02)

@@ -1,0 +1,59 @@
+"""`python -m infra.simulators.rackbeat --port 8102 --token T [--seed demo.json] ...`"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import uvicorn
+
+from infra.simulators.rackbeat.app import create_app
+from infra.simulators.rackbeat.state import RackbeatConfig, default_tokens
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.simulators.rackbeat", description="Rackbeat API simulator"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8102)
+    parser.add_argument(
+        "--token",
+        action="append",
+        dest="tokens",
+        help="accepted bearer token (repeatable); default RACKBEAT_SIM_TOKEN "
+        "(comma-separated) or the dev token",
+    )
+    parser.add_argument("--account-id", type=int, default=1)
+    parser.add_argument(
+        "--seed", type=Path, help="seed JSON (see infra/simulators/rackbeat/seed.py)"
+    )
+    parser.add_argument("--rate-limit", type=int, default=480, help="requests/minute per token")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500")
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument(
+        "--draft-adjustments",
+        action="store_true",
+        help="inventory adjustments stay drafts until booked",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    config = RackbeatConfig(
+        tokens=args.tokens or default_tokens(),
+        account_id=args.account_id,
+        rate_limit_per_minute=args.rate_limit,
+        error_rate=args.error_rate,
+        latency_ms=args.latency_ms,
+        auto_book_adjustments=not args.draft_adjustments,
+        seed=json.loads(args.seed.read_text(encoding="utf-8")) if args.seed else None,
+    )
+    app, _ = create_app(config)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

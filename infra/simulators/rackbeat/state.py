@@ -1,0 +1,80 @@
+"""Configuration and the whole in-memory state of one simulated Rackbeat account."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from infra.simulators.common import Faults, SimulatorState, WebhookDispatcher
+from infra.simulators.rackbeat.seed import DEFAULT_SEED, load_seed
+from infra.simulators.rackbeat.store import Store, StoreSettings
+from infra.simulators.rackbeat.webhooks import DEFAULT_EVENTS, WebhookBus
+
+DEV_TOKEN = "rackbeat-sim-dev-token"  # noqa: S105 - a documented token for the local simulator
+"""Accepted when neither `--token` nor RACKBEAT_SIM_TOKEN is given."""
+
+
+def default_tokens() -> list[str]:
+    raw = os.environ.get("RACKBEAT_SIM_TOKEN", "")
+    tokens = [t.strip() for t in raw.split(",") if t.strip()]
+    return tokens or [DEV_TOKEN]
+
+
+class RackbeatConfig(BaseModel):
+    tokens: list[str] = Field(default_factory=default_tokens, min_length=1)
+    account_id: int = 1
+    rate_limit_per_minute: int | None = Field(480, ge=1)
+    error_rate: float = Field(0.0, ge=0, le=1)
+    latency_ms: int = Field(0, ge=0)
+    auto_book_adjustments: bool = True
+    events: tuple[str, ...] = DEFAULT_EVENTS
+    seed: dict[str, Any] | None = None
+    webhook_max_attempts: int = Field(6, ge=1)
+    webhook_base_backoff_s: float = Field(0.2, ge=0)
+
+    def default_faults(self) -> Faults:
+        return Faults(
+            error_rate=self.error_rate,
+            latency_ms=self.latency_ms,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+        )
+
+    def __repr__(self) -> str:  # tokens stay out of logs
+        return f"RackbeatConfig(account_id={self.account_id}, tokens=<{len(self.tokens)} hidden>)"
+
+
+@dataclass
+class RackbeatState:
+    config: RackbeatConfig
+    sim: SimulatorState = field(default_factory=SimulatorState)
+    store: Store = field(default_factory=Store)
+    bus: WebhookBus = field(init=False)
+    fail_next: list[int] = field(default_factory=list)
+    """Statuses for the next API calls, one each (deterministic 5xx for retry tests)."""
+
+    def __post_init__(self) -> None:
+        dispatcher = WebhookDispatcher(
+            self.sim,
+            max_attempts=self.config.webhook_max_attempts,
+            base_backoff_s=self.config.webhook_base_backoff_s,
+        )
+        self.bus = WebhookBus(dispatcher, self.config.account_id, self.config.events)
+        self.sim.set_faults(self.config.default_faults())
+        self.store = fresh_store(self.config)
+
+    def reset(self) -> None:
+        """Back to the configured seed: data, subscriptions and counters (faults: by caller)."""
+        self.store = fresh_store(self.config)
+        self.bus.reset()
+        self.fail_next.clear()
+
+
+def fresh_store(config: RackbeatConfig) -> Store:
+    store = Store(settings=StoreSettings(auto_book_adjustments=config.auto_book_adjustments))
+    load_seed(store, DEFAULT_SEED)
+    if config.seed:
+        load_seed(store, config.seed)
+    return store

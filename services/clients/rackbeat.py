@@ -1,0 +1,594 @@
+"""Typed async client for the Rackbeat API (https://app.rackbeat.com/api/ and the simulator).
+
+Rackbeat wraps single records in their singular key (`{"product": {...}}`) and pages lists
+(`{"products": [...], "total", "pages", "limit", "page"}`, HTTP 206). This client unwraps both,
+parses what the sync reads into Pydantic models (money and quantities as `Decimal`), and sends
+item numbers double-URL-encoded, as Rackbeat's docs advise for numbers with `/ ? + space`.
+Errors are the `ApiError` family from `services.clients.http`; a 422 carries its field errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from services.clients.http import ApiClient, ApiError, NotFound, RetryPolicy
+
+M = TypeVar("M", bound=BaseModel)
+ZERO = Decimal(0)
+MAX_NUMBER_LEN = 25
+
+
+class RackbeatModel(BaseModel):
+    """Read models ignore fields they do not name: Rackbeat sends many more."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# ------------------------------------------------------------------------------------ read models
+
+
+class Account(RackbeatModel):
+    id: int
+
+
+class LocationRef(RackbeatModel):
+    number: int
+    name: str | None = None
+
+
+class Location(LocationRef):
+    is_default: bool = False
+    parent_id: int | None = None
+
+
+class ProductGroup(RackbeatModel):
+    number: int
+    name: str
+
+
+class Product(RackbeatModel):
+    id: int | None = None
+    number: str
+    urlfriendly_number: str | None = None
+    type: str = "product"
+    name: str
+    description: str | None = None
+    barcode: str | None = None
+    sales_price: Decimal = ZERO
+    cost_price: Decimal | None = None
+    stock_quantity: Decimal = ZERO
+    in_order_quantity: Decimal = ZERO
+    available_quantity: Decimal = ZERO
+    purchased_quantity: Decimal = ZERO
+    group_id: int | None = None
+    group: ProductGroup | None = None
+    variation_id: int | None = None
+    default_location: LocationRef | None = None
+    is_barred: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Item(Product):
+    """`/items` is the read-only view over every stock item type (products, BOMs)."""
+
+
+class ItemLocationStock(RackbeatModel):
+    location: LocationRef
+    stock_quantity: Decimal = ZERO
+    in_order_quantity: Decimal = ZERO
+    available_quantity: Decimal = ZERO
+    purchased_quantity: Decimal = ZERO
+
+
+class LineVariation(RackbeatModel):
+    variation_id: int
+    option_id: int
+    variation_type: str | None = None
+    variation_option: str | None = None
+
+
+class VariantStock(RackbeatModel):
+    """A row of `GET /products/{n}/variation-matrix` (shape invented by the simulator)."""
+
+    options: list[LineVariation]
+    stock_quantity: Decimal = ZERO
+    in_order_quantity: Decimal = ZERO
+    available_quantity: Decimal = ZERO
+
+    @property
+    def option_ids(self) -> tuple[int, ...]:
+        return tuple(sorted(option.option_id for option in self.options))
+
+
+class VariationOption(RackbeatModel):
+    id: int
+    name: str
+
+
+class VariationType(RackbeatModel):
+    id: int
+    name: str
+    options: list[VariationOption]
+
+
+class Variation(RackbeatModel):
+    id: int
+    name: str
+    types: list[VariationType]
+
+
+class Customer(RackbeatModel):
+    number: int
+    company_name: str | None = None
+    currency: str | None = None
+    vat_zone: str | None = None
+
+
+class OrderLineItem(RackbeatModel):
+    number: str
+    name: str | None = None
+
+
+class OrderLine(RackbeatModel):
+    id: int | None = None
+    item: OrderLineItem
+    name: str | None = None
+    quantity: Decimal
+    line_price: Decimal = ZERO
+    discount_percentage: Decimal = ZERO
+    location: LocationRef | None = None
+    variations: list[LineVariation] = Field(default_factory=list)
+
+
+class OrderCustomer(RackbeatModel):
+    number: int
+    company_name: str | None = None
+
+
+class Order(RackbeatModel):
+    number: int
+    customer: OrderCustomer | None = None
+    heading: str | None = None
+    their_reference: str | None = None
+    is_booked: bool
+    is_shipped: bool = False
+    is_cancelled: bool = False
+    currency: str | None = None
+    total_subtotal: Decimal | None = None
+    total_total: Decimal | None = None
+    order_date: date | None = None
+    booked_at: datetime | None = None
+    lines: list[OrderLine] = Field(default_factory=list)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class OrderShipment(RackbeatModel):
+    id: int
+
+
+class InventoryAdjustment(RackbeatModel):
+    id: int
+    item_number: str
+    location_number: int
+    quantity: Decimal
+    relative: bool = True
+    is_booked: bool = False
+
+
+class Webhook(RackbeatModel):
+    id: int
+    event: str
+    url: str
+    is_active: bool = True
+    failures_since_last_success: int = 0
+    token: SecretStr | None = None
+    """Only present in the answer that created the webhook."""
+
+
+# ------------------------------------------------------------------------------------ write models
+
+
+class WriteModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VariationPick(WriteModel):
+    variation_id: int
+    option_id: int
+
+
+class NewProduct(WriteModel):
+    number: str = Field(min_length=1, max_length=MAX_NUMBER_LEN)
+    name: str = Field(min_length=1)
+    group: int
+    sales_price: Decimal = Field(ge=0, description="excluding VAT")
+    description: str | None = None
+    barcode: str | None = None
+    variation_id: int | None = None
+    default_location_id: int | None = None
+
+
+class ProductChanges(WriteModel):
+    """Only the fields set are sent (cost price and stock are not writable through PUT)."""
+
+    number: str | None = Field(None, min_length=1, max_length=MAX_NUMBER_LEN)
+    name: str | None = Field(None, min_length=1)
+    group: int | None = None
+    sales_price: Decimal | None = Field(None, ge=0)
+    description: str | None = None
+    barcode: str | None = None
+    is_barred: bool | None = None
+
+
+class NewOrderLine(WriteModel):
+    item_id: str = Field(min_length=1, description="the item number")
+    quantity: Decimal = Field(description="negative for credits/returns")
+    line_price: Decimal | None = Field(None, description="unit price excluding VAT")
+    discount_percentage: Decimal | None = Field(None, ge=0, le=100)
+    location_id: int | None = None
+    variations: list[VariationPick] = Field(default_factory=list)
+    name: str | None = None
+
+
+class NewOrder(WriteModel):
+    customer_id: int = Field(description="the customer number")
+    lines: list[NewOrderLine] = Field(min_length=1)
+    heading: str | None = None
+    their_reference: str | None = None
+    currency: str | None = None
+    vat_zone: str | None = None
+    order_date: date | None = None
+    note: str | None = None
+
+
+class NewInventoryAdjustment(WriteModel):
+    item_number: str = Field(min_length=1, max_length=MAX_NUMBER_LEN)
+    location_number: int
+    quantity: Decimal = Field(description="a signed delta, or the new level if not relative")
+    relative: bool = True
+    reason: str | None = None
+    description: str | None = None
+    regulated_at: date | None = None
+    variations: list[VariationPick] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------ the client
+
+
+def item_path(number: str) -> str:
+    """Double URL-encoding, as Rackbeat advises for item numbers with `/ ? + space`."""
+    return quote(quote(number, safe=""), safe="")
+
+
+def to_json(value: Any) -> Any:
+    """Request bodies: Decimals as JSON numbers (Rackbeat sends and takes numbers)."""
+    if isinstance(value, BaseModel):
+        return to_json(value.model_dump(exclude_none=True))
+    if isinstance(value, Mapping):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class RackbeatClient(ApiClient):
+    api_name = "Rackbeat"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | SecretStr,
+        *,
+        requests_per_minute: int | None = 480,
+        timeout_s: float = 15.0,
+        retry: RetryPolicy | None = None,
+        user_agent: str = "shopbox-rackbeat-sync",
+    ) -> None:
+        secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+        super().__init__(
+            base_url,
+            headers={
+                "Authorization": f"Bearer {secret}",
+                "Accept": "application/json",
+                "User-Agent": user_agent,
+            },
+            requests_per_minute=requests_per_minute,
+            timeout_s=timeout_s,
+            retry=retry,
+        )
+        self.base_url = base_url
+
+    def __repr__(self) -> str:
+        return f"RackbeatClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> RackbeatClient:
+        return self
+
+    # ---------------------------------------------------------------------------- plumbing
+
+    def _one(self, body: Any, key: str, model: type[M], call: str) -> M:
+        if not isinstance(body, dict) or key not in body:
+            raise ApiError(self.api_name, call, None, f"answer has no '{key}' object")
+        try:
+            return model.model_validate(body[key])
+        except ValidationError as exc:
+            raise ApiError(self.api_name, call, None, f"unexpected {key} shape: {exc}") from None
+
+    async def _get_one(
+        self, path: str, key: str, model: type[M], params: Mapping[str, Any] | None = None
+    ) -> M:
+        body = await self._request("GET", path, params=params)
+        return self._one(body, key, model, f"GET /{path}")
+
+    async def _write_one(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        model: type[M],
+        payload: Any = None,
+        *,
+        suppress_webhooks: bool = False,
+    ) -> M:
+        params = {"suppress_webhooks": "true"} if suppress_webhooks else None
+        body = await self._request(method, path, params=params, json=to_json(payload))
+        return self._one(body, key, model, f"{method} /{path}")
+
+    async def _pages(
+        self,
+        path: str,
+        key: str,
+        model: type[M],
+        *,
+        params: Mapping[str, Any] | None = None,
+        page_size: int = 200,
+        identity: Callable[[M], Hashable] | None = None,
+    ) -> AsyncIterator[M]:
+        """Every record over all pages. Records that shift onto the next page while we read
+        (an insert before them) would come twice; `identity` drops the repeat."""
+        seen: set[Hashable] = set()
+        page = 1
+        while True:
+            query = {**(params or {}), "page": page, "limit": page_size}
+            body = await self._request("GET", path, params=query)
+            rows = body.get(key) if isinstance(body, dict) else None
+            if not isinstance(rows, list):
+                raise ApiError(self.api_name, f"GET /{path}", None, f"answer has no '{key}' list")
+            for raw in rows:
+                record = model.model_validate(raw)
+                if identity is not None:
+                    ident = identity(record)
+                    if ident in seen:
+                        continue
+                    seen.add(ident)
+                yield record
+            if not rows or page >= int(body.get("pages", page)):
+                return
+            page += 1
+
+    # ---------------------------------------------------------------------------- account
+
+    async def account(self) -> Account:
+        """`GET /self`: the account id is the tenant key."""
+        return await self._get_one("self", "user_account", Account)
+
+    # ---------------------------------------------------------------------------- products
+
+    def iter_products(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        search: str | None = None,
+        page_size: int = 200,
+    ) -> AsyncIterator[Product]:
+        return self._pages(
+            "products",
+            "products",
+            Product,
+            params=_item_filters(updated_since, search),
+            page_size=page_size,
+            identity=lambda p: p.number,
+        )
+
+    def iter_items(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        search: str | None = None,
+        page_size: int = 200,
+    ) -> AsyncIterator[Item]:
+        return self._pages(
+            "items",
+            "items",
+            Item,
+            params=_item_filters(updated_since, search),
+            page_size=page_size,
+            identity=lambda p: p.number,
+        )
+
+    async def get_product(self, number: str) -> Product:
+        return await self._get_one(f"products/{item_path(number)}", "product", Product)
+
+    async def find_product(self, number: str) -> Product | None:
+        try:
+            return await self.get_product(number)
+        except NotFound:
+            return None
+
+    async def get_item(self, number: str) -> Item:
+        return await self._get_one(f"items/{item_path(number)}", "item", Item)
+
+    async def create_product(
+        self, product: NewProduct, *, suppress_webhooks: bool = False
+    ) -> Product:
+        return await self._write_one(
+            "POST", "products", "product", Product, product, suppress_webhooks=suppress_webhooks
+        )
+
+    async def update_product(
+        self, number: str, changes: ProductChanges, *, suppress_webhooks: bool = False
+    ) -> Product:
+        payload = changes.model_dump(exclude_unset=True)
+        return await self._write_one(
+            "PUT",
+            f"products/{item_path(number)}",
+            "product",
+            Product,
+            payload,
+            suppress_webhooks=suppress_webhooks,
+        )
+
+    async def delete_product(self, number: str, *, suppress_webhooks: bool = False) -> None:
+        params = {"suppress_webhooks": "true"} if suppress_webhooks else None
+        await self._request("DELETE", f"products/{item_path(number)}", params=params)
+
+    async def list_variations(self) -> list[Variation]:
+        return [v async for v in self._pages("variations", "variations", Variation)]
+
+    async def variant_stock(
+        self, number: str, *, location: int | None = None
+    ) -> list[VariantStock]:
+        """Stock per variant (optionally one location). The JSON shape is UNCONFIRMED."""
+        params = {"location_id": location} if location is not None else None
+        body = await self._request(
+            "GET", f"products/{item_path(number)}/variation-matrix", params=params
+        )
+        matrix = body.get("variation_matrix") if isinstance(body, dict) else None
+        rows = matrix.get("variants") if isinstance(matrix, dict) else None
+        if not isinstance(rows, list):
+            raise ApiError(self.api_name, "GET variation-matrix", None, "unexpected shape")
+        return [VariantStock.model_validate(row) for row in rows]
+
+    # ---------------------------------------------------------------------------- stock
+
+    async def list_locations(self) -> list[Location]:
+        return [loc async for loc in self._pages("locations", "locations", Location)]
+
+    async def item_stock(self, number: str) -> list[ItemLocationStock]:
+        """Stock per location for one item (`GET /items/{n}/locations`)."""
+        path = f"items/{item_path(number)}/locations"
+        return [row async for row in self._pages(path, "locations", ItemLocationStock)]
+
+    async def create_inventory_adjustment(
+        self, adjustment: NewInventoryAdjustment, *, suppress_webhooks: bool = False
+    ) -> InventoryAdjustment:
+        payload = {"item_type": "product", **adjustment.model_dump(exclude_none=True)}
+        return await self._write_one(
+            "POST",
+            "inventory-adjustments",
+            "inventory_adjustment",
+            InventoryAdjustment,
+            payload,
+            suppress_webhooks=suppress_webhooks,
+        )
+
+    # ---------------------------------------------------------------------------- customers
+
+    async def get_customer(self, number: int) -> Customer:
+        return await self._get_one(f"customers/{number}", "customer", Customer)
+
+    # ---------------------------------------------------------------------------- orders
+
+    def iter_orders(
+        self,
+        *,
+        is_booked: bool | None = None,
+        search: str | None = None,
+        updated_since: datetime | None = None,
+        page_size: int = 200,
+    ) -> AsyncIterator[Order]:
+        params: dict[str, Any] = _item_filters(updated_since, search)
+        if is_booked is not None:
+            params["is_booked"] = "true" if is_booked else "false"
+        return self._pages(
+            "orders",
+            "orders",
+            Order,
+            params=params,
+            page_size=page_size,
+            identity=lambda o: o.number,
+        )
+
+    async def get_order(self, number: int) -> Order:
+        return await self._get_one(f"orders/{number}", "order", Order)
+
+    async def create_order(
+        self, order: NewOrder, *, book: bool, suppress_webhooks: bool = False
+    ) -> Order:
+        """`book=True` posts to `/orders` (created booked), else to `/orders/drafts`."""
+        path = "orders" if book else "orders/drafts"
+        return await self._write_one(
+            "POST", path, "order", Order, order, suppress_webhooks=suppress_webhooks
+        )
+
+    async def book_order(self, number: int, *, suppress_webhooks: bool = False) -> Order:
+        return await self._write_one(
+            "POST",
+            f"orders/{number}/book",
+            "order",
+            Order,
+            {"mail": {"send": False}},
+            suppress_webhooks=suppress_webhooks,
+        )
+
+    async def ship_order(self, number: int, *, suppress_webhooks: bool = False) -> OrderShipment:
+        return await self._write_one(
+            "POST",
+            f"orders/{number}/create-shipment",
+            "order_shipment",
+            OrderShipment,
+            suppress_webhooks=suppress_webhooks,
+        )
+
+    async def find_orders_by_reference(self, reference: str) -> list[Order]:
+        """Orders whose `heading` or `their_reference` equals `reference` exactly.
+
+        Uses the documented `search` filter and checks equality here, because `search` also
+        matches substrings (and `heading=` filtering is not confirmed on the real API).
+        """
+        return [
+            order
+            async for order in self.iter_orders(search=reference)
+            if reference in (order.heading, order.their_reference)
+        ]
+
+    # ---------------------------------------------------------------------------- webhooks
+
+    async def create_webhook(self, event: str, url: str, *, is_active: bool = True) -> Webhook:
+        """Creates, or updates the one with the same event+url (then `token` is None)."""
+        return await self._write_one(
+            "POST",
+            "webhooks",
+            "webhook",
+            Webhook,
+            {"event": event, "url": url, "is_active": is_active},
+        )
+
+    async def list_webhooks(self) -> list[Webhook]:
+        return [hook async for hook in self._pages("webhooks", "webhooks", Webhook)]
+
+    async def delete_webhook(self, webhook_id: int) -> None:
+        await self._request("DELETE", f"webhooks/{webhook_id}")
+
+
+def _item_filters(updated_since: datetime | None, search: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if updated_since is not None:  # Rackbeat's filter format; aware times are sent as UTC
+        if updated_since.tzinfo is not None:
+            updated_since = updated_since.astimezone(UTC)
+        params["updated_at_from"] = updated_since.strftime("%Y-%m-%d %H:%M:%S")
+    if search:
+        params["search"] = search
+    return params

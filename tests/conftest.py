@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.rackbeat_sim",
     "tests.fixtures.shopbox_sim",
+    "tests.fixtures.services",
 ]
 
 _REAL_BROKER_FIXTURES = {"kafka_bootstrap"}

@@ -59,6 +59,24 @@ def make_security(settings: KafkaSettings) -> BaseSecurity | None:
     )
 
 
+def client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
+    """Connection settings for plain aiokafka clients (admin, table readers)."""
+    security = make_security(settings)
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "request_timeout_ms": settings.request_timeout_ms,
+        "security_protocol": settings.security_protocol,
+        "ssl_context": security.ssl_context if security else None,
+    }
+    if settings.sasl_password is not None:
+        kwargs |= {
+            "sasl_mechanism": settings.sasl_mechanism,
+            "sasl_plain_username": settings.sasl_username,
+            "sasl_plain_password": settings.sasl_password.get_secret_value(),
+        }
+    return kwargs
+
+
 def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
     return KafkaBroker(
         settings.bootstrap_servers,

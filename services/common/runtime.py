@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from schemas.topics import ensure_topics
-from services.common.kafka import make_security
+from services.common.kafka import client_kwargs
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import HttpSettings, KafkaSettings
 
@@ -54,22 +54,7 @@ class _State:
 
 
 async def _create_topics(kafka: KafkaSettings) -> None:
-    security = make_security(kafka)
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap_servers,
-        request_timeout_ms=kafka.request_timeout_ms,
-        security_protocol=kafka.security_protocol,
-        ssl_context=security.ssl_context if security else None,
-        **(
-            {
-                "sasl_mechanism": kafka.sasl_mechanism,
-                "sasl_plain_username": kafka.sasl_username,
-                "sasl_plain_password": kafka.sasl_password.get_secret_value(),
-            }
-            if kafka.sasl_password is not None
-            else {}
-        ),
-    )
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     try:
         created = await ensure_topics(admin, kafka.topic_namespace)

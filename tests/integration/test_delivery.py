@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,19 +17,13 @@ from schemas.topics import dlq_name
 from services.common.kafka import Permanent, make_broker, reliable_subscriber
 from services.common.settings import KafkaSettings, RetrySettings
 from tests.fixtures.kafka import TopicFactory
+from tests.support import eventually
 
 FAST_RETRY = RetrySettings(attempts=3, initial_backoff_s=0.05, max_backoff_s=0.1)
 
 
 class Ping(Model):
     n: int
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
-    """Poll a condition on state that a handler mutates (no event to await there)."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 async def read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, dict[str, str]]]:
@@ -79,7 +73,7 @@ async def test_subscriber_consumes_what_was_published(
     await broker.start()
     for n in range(5):
         await broker.publish(Ping(n=n).model_dump_json().encode(), topic, key=b"k")
-    await wait_for(lambda: len(seen) == 5)
+    await eventually(lambda: len(seen) == 5)
     assert seen == [0, 1, 2, 3, 4]
 
 
@@ -96,7 +90,7 @@ async def test_a_handler_that_raises_does_not_commit_its_record(
 
     await broker.start()
     await broker.publish(b"first", topic)
-    await wait_for(lambda: len(calls) >= 2)  # redelivered: the failure was not committed past
+    await eventually(lambda: len(calls) >= 2)  # redelivered: the failure was not committed past
     await broker.stop()
     assert set(calls) == {"first"}
     assert await committed(kafka_bootstrap, topic, group_id) is None
@@ -111,7 +105,7 @@ async def test_a_handler_that_raises_does_not_commit_its_record(
 
     await again.start()
     try:
-        await wait_for(lambda: received == [b"first"])
+        await eventually(lambda: received == [b"first"])
         await asyncio.sleep(0.5)  # the commit follows the handler
     finally:
         await again.stop()
@@ -139,7 +133,7 @@ async def test_transient_failures_are_retried_then_succeed_without_a_dead_letter
     )
     await broker.start()
     await broker.publish(Ping(n=7).model_dump_json().encode(), topic)
-    await wait_for(lambda: len(attempts) == 3)
+    await eventually(lambda: len(attempts) == 3)
     await asyncio.sleep(0.5)
     assert attempts == [7, 7, 7]
     assert await _end_offset(kafka_bootstrap, dlq_name(topic)) == 0
@@ -177,7 +171,7 @@ async def test_bad_records_and_exhausted_retries_go_to_dead_letters_with_a_reaso
         await broker.publish(body, topic, key=b"same-partition")
 
     letters = await read_all(kafka_bootstrap, dead, expected=3)
-    await wait_for(lambda: handled == [3])  # the partition kept moving past the bad records
+    await eventually(lambda: handled == [3])  # the partition kept moving past the bad records
     by_value = dict(letters)
     assert "invalid record" in by_value[b"not json"]["x-dlq-reason"]
     permanent = by_value[Ping(n=1).model_dump_json().encode()]

@@ -1,0 +1,3 @@
+from services.syncctl.cli import main
+
+main()

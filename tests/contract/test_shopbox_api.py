@@ -322,3 +322,17 @@ async def test_backoffice_edit_by_sku_bumps_updated_at(
     assert edited["uid"] == 100003
     product = await shopbox_client.get_product("100003")
     assert (product.name, product.selling_price) == ("Rugbrød surdej", Decimal("42.95"))
+
+
+async def test_reset_and_seed_restore_the_demo_shop(shopbox_sim: ShopboxSim) -> None:
+    await shopbox_sim.sale(KBH, [{"sku": "BRD-0002"}])
+    await shopbox_sim.edit_product(name="Ny vare", sku_code="NY-1", selling_price=1000)
+    await shopbox_sim.control.post("/_control/reset")
+    summary = await shopbox_sim.summary()
+    assert (summary["products"], summary["baskets"]) == (300, 0)
+    await shopbox_sim.control.post("/_control/seed", json={"branches": [], "products": []})
+    assert (await shopbox_sim.summary())["products"] == 0
+    await shopbox_sim.control.post("/_control/seed", json={"fixture": "demo_shop"})
+    summary = await shopbox_sim.summary()
+    assert (summary["products"], summary["variances"]) == (300, 122)
+    assert summary["branches"] == {"1": "København", "2": "Aarhus"}

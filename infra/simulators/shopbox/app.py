@@ -287,7 +287,7 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
     app = Starlette(
         routes=[
             *api_routes,
-            *control_routes(state, state.reset),
+            *control_routes(state, state.reset, lambda: state.config.faults.model_copy()),
             *shopbox_control_routes(state),
         ],
         exception_handlers={

@@ -312,6 +312,13 @@ def create_variation(call: Call) -> Response:
     return single("variation", p.variation_json(call.store.create_variation(call.body)), 201)
 
 
+def add_variation_option(call: Call) -> Response:
+    option = call.store.add_variation_option(
+        call.path_int("id"), call.path_int("type_id"), call.body
+    )
+    return single("variation_option", {"id": option.id, "name": option.name}, 201)
+
+
 def list_adjustments(call: Call) -> Response:
     rows = sorted(call.store.adjustments.values(), key=lambda a: a.id)
     return listing(call, "inventory_adjustments", rows, lambda a: p.adjustment_json(a, call.store))
@@ -438,6 +445,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/variations", list_variations),
     ("POST", "/variations", create_variation),
     ("GET", "/variations/{id:int}", get_variation),
+    ("POST", "/variations/{id:int}/types/{type_id:int}/options", add_variation_option),
     ("GET", "/inventory-adjustments", list_adjustments),
     ("POST", "/inventory-adjustments", create_adjustment),
     ("POST", "/inventory-adjustments/{id:int}/book", book_adjustment),

@@ -387,6 +387,23 @@ class Store:
         self.variations[variation.id] = variation
         return variation
 
+    def add_variation_option(
+        self, variation_id: int, type_id: int, body: dict[str, Any]
+    ) -> VariationOption:
+        """`POST /variations/{id}/types/{type}/options {name}` (path from KG; body a guess)."""
+        variation = self.variations.get(variation_id)
+        vtype = next((t for t in variation.types if t.id == type_id), None) if variation else None
+        if vtype is None:
+            raise Missing(f"Variation type {type_id} of variation {variation_id} not found.")
+        errors = Errors()
+        name = text(body, "name", errors, required=True)
+        if name is not None and any(o.name == name for o in vtype.options):
+            errors.add("name", "The name has already been taken.")
+        errors.raise_if_any()
+        option = VariationOption(self.next_id(), name or "")
+        vtype.options.append(option)
+        return option
+
     # ----------------------------------------------------------------------------- stock
 
     def adjust(self, body: dict[str, Any]) -> Adjustment:

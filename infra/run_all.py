@@ -54,17 +54,21 @@ def _wait_http(url: str, child: subprocess.Popen[str], timeout_s: float = 60) ->
 
 
 def _stop(children: list[tuple[Process, subprocess.Popen[str]]]) -> None:
-    for _, child in reversed(children):
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    for proc, child in reversed(children):
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{proc.name} did not stop within 30 s; killing it", flush=True)
-            child.kill()
-            child.wait()
+    """Services first (their in-flight records may still call the APIs), then the simulators."""
+    services = [(p, c) for p, c in children if p not in SIMULATORS]
+    simulators = [(p, c) for p, c in children if p in SIMULATORS]
+    for group in (services, simulators):
+        for _, child in group:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc, child in group:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"{proc.name} did not stop within 30 s; killing it", flush=True)
+                child.kill()
+                child.wait()
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ class OrderSyncedPayload(Model):
     booked: bool = Field(description="True when the order reserves stock in Rackbeat")
     location_number: int | None = None
     synced_at: datetime
+    reference: str | None = Field(None, description="the order's their_reference in Rackbeat")
 
 
 class OrderSynced(Event):

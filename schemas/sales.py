@@ -29,6 +29,9 @@ class Sale(Model):
     currency: str = "DKK"
     lines: list[SaleLine]
     total: Decimal = Field(description="kroner, VAT included, after discounts")
+    external_id: str | None = Field(
+        None, description="Shopbox external_id, e.g. 'refund-<basket uid>' on a refund basket"
+    )
 
 
 class SaleCompleted(Event):
@@ -58,6 +61,24 @@ SalesEvent = Annotated[SaleCompleted | SaleRefunded | SaleCancelled, Field(discr
 sales_event_adapter: TypeAdapter[SaleCompleted | SaleRefunded | SaleCancelled] = TypeAdapter(
     SalesEvent
 )
+
+
+class SalesPollCursor(Model):
+    """order-ingest's position in `GET /baskets` (newest first), on `shopbox.sales.cursor.v1`.
+
+    `creation_time` is the newest basket time already published; `uids_at_time` are the baskets
+    with exactly that time (Shopbox times are whole seconds, so more may arrive in that second).
+    """
+
+    creation_time: int = Field(description="unix seconds")
+    uids_at_time: list[str] = Field(default_factory=list)
+
+
+class SalesPollCursorMoved(Event):
+    """On `shopbox.sales.cursor.v1` (compacted), keyed by poller name."""
+
+    type: Literal["SalesPollCursorMoved"] = "SalesPollCursorMoved"
+    payload: SalesPollCursor
 
 
 def sale_event_id(basket_id: str, kind: str) -> str:

@@ -40,6 +40,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec("shopbox.products.v1", "product id", compacted=True, dead_letters=True),
     TopicSpec("rackbeat.products.v1", "item number", compacted=True, dead_letters=True),
     TopicSpec("items.bindings.v1", "sku", compacted=True, partitions=1),
+    TopicSpec("shopbox.sales.cursor.v1", "poller name", compacted=True, partitions=1),
 )
 
 
@@ -94,6 +95,11 @@ class Topics:
     @property
     def bindings(self) -> str:
         return self.name("items.bindings.v1")
+
+    @property
+    def sales_cursor(self) -> str:
+        """order-ingest's durable poll cursor (compacted, one key per poller)."""
+        return self.name("shopbox.sales.cursor.v1")
 
 
 async def ensure_topics(

@@ -1,0 +1,90 @@
+"""The Shopbox push endpoint: authenticate, read the basket uid, fetch the basket, publish.
+
+Shopbox authenticates its push only with a secret query parameter (`shopbox_hook_id`, addendum
+A7). The body is not trusted for content: only the basket uid is taken from it, and the basket
+itself is fetched from the Shopbox API. Bad input gets a 4xx with a reason and publishes nothing;
+a Shopbox or Kafka outage gets a 503 so the sender retries (poll and sweep catch it anyway).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.clients.http import ApiError, NotFound, is_transient
+from services.clients.shopbox import ShopboxClient
+from services.common.logging import get_logger
+from services.order_ingest.ingest import SalesPublisher
+from services.order_ingest.mapping import UnusableBasket
+
+log = get_logger(__name__)
+
+WEBHOOK_PATH = "/webhooks/shopbox"
+_UID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class ShopboxPush(BaseModel):
+    """What we read from a push body: which basket, and what happened to it."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    event: Literal["basket.created", "basket.canceled"]
+    basket_uid: str
+
+
+def refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+def parse_push(raw: bytes, action: str | None) -> ShopboxPush | str:
+    """The push, or the reason it is refused."""
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        return "body is not JSON"
+    if not isinstance(body, dict):
+        return "body must be a JSON object with event and basket_uid"
+    if "event" not in body and action:
+        body = {**body, "event": action}
+    try:
+        push = ShopboxPush.model_validate(body)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return f"invalid push: {fields}"
+    if not _UID.fullmatch(push.basket_uid):
+        return "invalid push: basket_uid must be 1-64 letters, digits, '-' or '_'"
+    return push
+
+
+def webhook_route(secret: str, client: ShopboxClient, publisher: SalesPublisher) -> Route:
+    async def receive(request: Request) -> Response:
+        given = request.query_params.get("shopbox_hook_id", "")
+        if not given or not hmac.compare_digest(given.encode(), secret.encode()):
+            return refuse(401, "missing or wrong shopbox_hook_id")
+        push = parse_push(await request.body(), request.query_params.get("action"))
+        if isinstance(push, str):
+            return refuse(422, push)
+        try:
+            basket = await client.get_basket(push.basket_uid)
+        except NotFound:
+            return refuse(422, f"basket {push.basket_uid} does not exist in Shopbox")
+        except ApiError as exc:
+            status = 503 if is_transient(exc) else 502
+            return refuse(status, f"could not fetch the basket from Shopbox: {exc}")
+        try:
+            sent = await publisher.publish_basket(basket, source="order-ingest/webhook")
+        except UnusableBasket as exc:
+            return refuse(422, str(exc))
+        except Exception as exc:
+            log.warning("webhook publish failed", basket=basket.uid, error=str(exc))
+            return refuse(503, "could not publish the sale; retry later")
+        return JSONResponse({"basket_uid": basket.uid, "published": [event.type for event in sent]})
+
+    return Route(WEBHOOK_PATH, receive, methods=["POST"])

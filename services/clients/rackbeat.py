@@ -552,6 +552,17 @@ class RackbeatClient(ApiClient):
             suppress_webhooks=suppress_webhooks,
         )
 
+    async def cancel_order(self, number: int, *, suppress_webhooks: bool = False) -> Order:
+        """`POST /orders/{n}/cancel`: a booked order releases its reservations (simulator; the
+        real endpoint is UNCONFIRMED, apis.md 1.8 only shows the `is_cancelled` flag)."""
+        return await self._write_one(
+            "POST",
+            f"orders/{number}/cancel",
+            "order",
+            Order,
+            suppress_webhooks=suppress_webhooks,
+        )
+
     async def find_orders_by_reference(self, reference: str) -> list[Order]:
         """Orders whose `heading` or `their_reference` equals `reference` exactly.
 

@@ -2,15 +2,104 @@
 
 from __future__ import annotations
 
-from services.common.kafka import make_broker
+from typing import Any
+
+from faststream.kafka.annotations import KafkaMessage
+
+from schemas.orders import OrderSynced
+from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, sales_event_adapter
+from schemas.topics import Topics
+from services.clients.rackbeat import RackbeatClient
+from services.common.kafka import make_broker, publish_event, reliable_subscriber
 from services.common.runtime import Service
-from services.common.settings import KafkaSettings
+from services.common.settings import (
+    KafkaSettings,
+    RackbeatSettings,
+    RetrySettings,
+    ShopboxSettings,
+    SyncSettings,
+)
+from services.common.views import BindingsView, CompactedView
+from services.order_writer.mapping import OrderRules
+from services.order_writer.settings import OrderWriterSettings
+from services.order_writer.writer import OrderWriter
 
 NAME = "order-writer"
 DEFAULT_PORT = 8002
 
 
+def rules_from(
+    settings: OrderWriterSettings,
+    sync: SyncSettings,
+    shopbox: ShopboxSettings,
+    rb: RackbeatSettings,
+) -> OrderRules:
+    return OrderRules(
+        customer_number=settings.cash_customer_number,
+        book=settings.order_state == "booked",
+        vat_percent=sync.vat_percent,
+        shopbox_prices_include_vat=shopbox.prices_include_vat,
+        rackbeat_prices_include_vat=rb.prices_include_vat,
+        branch_locations=sync.branch_locations,
+        free_text_item=settings.free_text_item_number,
+    )
+
+
 def build() -> Service:
     kafka = KafkaSettings()
+    rackbeat_settings = RackbeatSettings()
+    settings = OrderWriterSettings()
+    topics = Topics(kafka.topic_namespace)
     broker = make_broker(kafka, client_id=NAME)
-    return Service(name=NAME, default_port=DEFAULT_PORT, broker=broker, kafka=kafka)
+    rackbeat = RackbeatClient(
+        rackbeat_settings.base_url,
+        rackbeat_settings.api_token,
+        requests_per_minute=rackbeat_settings.requests_per_minute,
+    )
+    ledger = CompactedView(kafka, topics.orders_synced, OrderSynced)
+    bindings = BindingsView(kafka, topics.bindings)
+
+    async def record(basket_id: str, synced: OrderSynced) -> None:
+        await publish_event(broker, topics.orders_synced, basket_id, synced)
+
+    rules = rules_from(settings, SyncSettings(), ShopboxSettings(), rackbeat_settings)
+    writer = OrderWriter(rackbeat, ledger, bindings, record, rules)
+
+    async def handle(event: SaleCompleted | SaleRefunded | SaleCancelled, _: KafkaMessage) -> None:
+        await writer.handle(event)
+
+    reliable_subscriber(
+        broker,
+        topics.sales,
+        group_id=settings.group_id,
+        model=sales_event_adapter,
+        retry=RetrySettings(),
+        handler=handle,
+    )
+
+    async def start_views() -> None:
+        await ledger.start()
+        await bindings.start()
+        writer.ready.set()
+
+    async def views_loaded() -> str | None:
+        if not (ledger.caught_up and bindings.caught_up):
+            return "ledger or bindings not loaded yet"
+        return None
+
+    def status() -> dict[str, Any]:
+        return {
+            "orders": vars(writer.counters),
+            "ledger_keys": len(ledger),
+            "bindings": len(bindings),
+        }
+
+    return Service(
+        name=NAME,
+        default_port=DEFAULT_PORT,
+        broker=broker,
+        kafka=kafka,
+        on_connected=[start_views],
+        readiness=[views_loaded],
+        status=status,
+    )

@@ -1,0 +1,148 @@
+"""Sale -> Rackbeat order: plain, typed and Kafka-free (unit-tested).
+
+Money: Shopbox sends unit prices incl. VAT (øre, already kroner in the `Sale`); Rackbeat line
+prices exclude VAT by default. Each unit price is converted once with `schemas.money`, and a
+line discount is sent as Rackbeat's `discount_percentage` of that line (the share of the gross
+line Shopbox took off), so list price and discount both stay visible in Rackbeat. A line whose
+discount is not a 0-100 % share (a surcharge) is sent at its net unit price instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from schemas.items import Binding
+from schemas.money import CENTS, excl_vat, incl_vat
+from schemas.sales import Sale, SaleLine
+from services.clients.rackbeat import NewOrder, NewOrderLine, VariationPick
+
+Kind = Literal["sale", "refund"]
+BindingLookup = Callable[[SaleLine], Binding | None]
+
+
+class MissingBinding(Exception):
+    """No usable SKU binding yet: worth retrying (item-mapper may publish it soon)."""
+
+
+class Unmappable(Exception):
+    """The sale can never become an order as it is, under the current settings."""
+
+
+@dataclass(frozen=True)
+class OrderRules:
+    customer_number: int = 1
+    book: bool = True
+    vat_percent: Decimal = Decimal(25)
+    shopbox_prices_include_vat: bool = True
+    rackbeat_prices_include_vat: bool = False
+    branch_locations: Mapping[str, int] = field(default_factory=dict)
+    free_text_item: str | None = None
+
+
+def order_reference(basket_id: str) -> str:
+    """The order's `their_reference`: how we find it again (look up before create)."""
+    return f"shopbox-basket-{basket_id}"
+
+
+def refund_origin(sale: Sale) -> str | None:
+    """The basket a refund basket refunds, when Shopbox says so (`external_id`)."""
+    if sale.external_id and sale.external_id.startswith("refund-"):
+        return sale.external_id.removeprefix("refund-")
+    return None
+
+
+def build_order(sale: Sale, kind: Kind, lookup: BindingLookup, rules: OrderRules) -> NewOrder:
+    location = location_for(sale.branch_id, rules)
+    lines = [order_line(line, lookup, rules, location) for line in sale.lines]
+    if kind == "refund":
+        origin = refund_origin(sale)
+        heading = f"Shopbox refund {sale.basket_id}"
+        note = f"Refund basket {sale.basket_id}" + (f" of sale {origin}" if origin else "")
+    else:
+        heading, note = f"Shopbox sale {sale.basket_id}", None
+    return NewOrder(
+        customer_id=rules.customer_number,
+        lines=lines,
+        heading=heading,
+        their_reference=order_reference(sale.basket_id),
+        currency=sale.currency,
+        order_date=sale.created_at.date(),
+        note=note,
+    )
+
+
+def location_for(branch_id: str, rules: OrderRules) -> int | None:
+    """The mapped location; with no mapping at all, Rackbeat's default location (None)."""
+    if not rules.branch_locations:
+        return None
+    if branch_id not in rules.branch_locations:
+        raise Unmappable(f"Shopbox branch {branch_id} has no location in SYNC_BRANCH_LOCATIONS")
+    return rules.branch_locations[branch_id]
+
+
+def order_line(
+    line: SaleLine, lookup: BindingLookup, rules: OrderRules, location: int | None
+) -> NewOrderLine:
+    item, variations = rackbeat_item(line, lookup, rules)
+    price, discount = line_money(line, rules)
+    return NewOrderLine(
+        item_id=item,
+        quantity=line.quantity,
+        line_price=price,
+        discount_percentage=discount,
+        location_id=location,
+        variations=variations,
+        name=line.name,
+    )
+
+
+def rackbeat_item(
+    line: SaleLine, lookup: BindingLookup, rules: OrderRules
+) -> tuple[str, list[VariationPick]]:
+    if line.product_id is None:
+        if rules.free_text_item is None:
+            raise Unmappable(
+                f"line '{line.name}' has no product; set ORDER_WRITER_FREE_TEXT_ITEM_NUMBER"
+            )
+        return rules.free_text_item, []
+    binding = lookup(line)
+    what = f"SKU {line.sku!r} (Shopbox product {line.product_id}, variant {line.variant_id})"
+    if binding is None or not binding.rackbeat_item_number:
+        raise MissingBinding(f"no Rackbeat item bound to {what} yet")
+    if binding.rackbeat_option_id is None:
+        return binding.rackbeat_item_number, []
+    if binding.rackbeat_variation_id is None:
+        raise MissingBinding(f"binding of {what} has an option but no variation id")
+    pick = VariationPick(
+        variation_id=int(binding.rackbeat_variation_id),
+        option_id=int(binding.rackbeat_option_id),
+    )
+    return binding.rackbeat_item_number, [pick]
+
+
+def rackbeat_price(shopbox_price: Decimal, rules: OrderRules) -> Decimal:
+    """A Shopbox unit price as Rackbeat wants it (VAT per both sides' settings)."""
+    if rules.shopbox_prices_include_vat and not rules.rackbeat_prices_include_vat:
+        return excl_vat(shopbox_price, rules.vat_percent)
+    if rules.rackbeat_prices_include_vat and not rules.shopbox_prices_include_vat:
+        return incl_vat(shopbox_price, rules.vat_percent)
+    return shopbox_price.quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+def line_money(line: SaleLine, rules: OrderRules) -> tuple[Decimal, Decimal | None]:
+    """(unit price for Rackbeat, discount percentage or None)."""
+    if line.discount == 0:
+        return rackbeat_price(line.unit_price, rules), None
+    gross = line.quantity * line.unit_price
+    percent = (line.discount / gross * 100) if gross else Decimal(-1)
+    if 0 <= percent <= 100:
+        return rackbeat_price(line.unit_price, rules), percent.quantize(CENTS, ROUND_HALF_UP)
+    net_unit = (gross - line.discount) / line.quantity
+    return rackbeat_price(net_unit, rules), None
+
+
+def line_total_incl_vat(line: SaleLine) -> Decimal:
+    return line.quantity * line.unit_price - line.discount

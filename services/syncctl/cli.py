@@ -6,14 +6,18 @@ services' backs. Commands live in small modules and register here.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from typing import Annotated
 
 import typer
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
+from rich.table import Table
 
-from schemas.topics import ensure_topics
+from schemas.topics import all_specs, ensure_topics
 from services.common.kafka import client_kwargs
 from services.common.settings import KafkaSettings
+from services.syncctl.offsets import ReplayRefused, dead_letter_depths, group_lags, replay
 
 app = typer.Typer(help="Operate the Shopbox <-> Rackbeat sync.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
@@ -36,6 +40,45 @@ def create_topics() -> None:
 
     created = asyncio.run(run())
     console.print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
+
+
+def catalog_names(namespace: str) -> set[str]:
+    return {f"{namespace}{spec.name}" for spec in all_specs()}
+
+
+@app.command()
+def status() -> None:
+    """Consumer lag per group and topic, and how many records wait in each dead-letter topic."""
+    kafka = KafkaSettings()
+    lags = asyncio.run(group_lags(kafka))
+    table = Table("group", "topic", "committed", "end", "lag", title="Consumer lag")
+    for row in lags:
+        if row.topic in catalog_names(kafka.topic_namespace):
+            table.add_row(row.group, row.topic, str(row.committed), str(row.end), str(row.lag))
+    console.print(table)
+    depths = asyncio.run(dead_letter_depths(kafka))
+    letters = Table("dead-letter topic", "records", title="Dead letters (syncctl dlq list)")
+    for topic, depth in sorted(depths.items()):
+        letters.add_row(topic, str(depth))
+    console.print(letters)
+
+
+@app.command("replay")
+def replay_command(
+    group: Annotated[str, typer.Option(help="consumer group, e.g. order-writer")],
+    topic: Annotated[str, typer.Option(help="topic the group reads, e.g. shopbox.sales.v1")],
+    offset: Annotated[int | None, typer.Option(help="replay from this offset")] = None,
+    since: Annotated[datetime | None, typer.Option(help="replay records since this time")] = None,
+) -> None:
+    """Move a stopped service's group back (default: to the start) so it re-reads a direction.
+    Effects are idempotent, so a replay reproduces the same state without duplicates."""
+    try:
+        moved = asyncio.run(replay(KafkaSettings(), group, topic, offset=offset, since=since))
+    except ReplayRefused as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for partition, target in sorted(moved.items()):
+        console.print(f"{topic}[{partition}] -> offset {target}")
 
 
 def main() -> None:

@@ -1,0 +1,162 @@
+"""Lag, dead-letter depth and replay: what `syncctl status` shows and `syncctl replay` does.
+
+Replay moves a consumer group's committed offsets (to the start, an offset or a time). Kafka only
+accepts that while the group has no members, so the service must be stopped first; we check and
+refuse with an explanation rather than fail half-way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.topics import all_specs
+from services.common.kafka import client_kwargs
+from services.common.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    group: str
+    topic: str
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return self.end - self.committed
+
+
+class ReplayRefused(Exception):
+    pass
+
+
+async def _admin(kafka: KafkaSettings) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+    await admin.start()
+    return admin
+
+
+async def _end_offsets(
+    kafka: KafkaSettings, tps: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    if not tps:
+        return {}
+    consumer = AIOKafkaConsumer(**client_kwargs(kafka))
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+    described = await admin.describe_topics(topics)
+    return [
+        TopicPartition(topic["topic"], p["partition"])
+        for topic in described
+        if not topic.get("error_code")
+        for p in topic["partitions"]
+    ]
+
+
+async def group_lags(kafka: KafkaSettings) -> list[GroupLag]:
+    """Committed offset and end offset per consumer group and topic."""
+    admin = await _admin(kafka)
+    try:
+        groups = [
+            g[0] if isinstance(g, tuple) else g["group_id"]
+            for g in await admin.list_consumer_groups()
+        ]
+        committed: dict[tuple[str, TopicPartition], int] = {}
+        for group in groups:
+            for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
+                committed[(group, tp)] = meta.offset
+    finally:
+        await admin.close()
+    ends = await _end_offsets(kafka, sorted({tp for _, tp in committed}))
+    totals: dict[tuple[str, str], list[int]] = {}
+    for (group, tp), offset in committed.items():
+        total = totals.setdefault((group, tp.topic), [0, 0])
+        total[0] += max(offset, 0)
+        total[1] += ends.get(tp, 0)
+    return [GroupLag(g, t, c, e) for (g, t), (c, e) in sorted(totals.items())]
+
+
+async def dead_letter_depths(kafka: KafkaSettings) -> dict[str, int]:
+    admin = await _admin(kafka)
+    try:
+        wanted = {
+            f"{kafka.topic_namespace}{s.name}" for s in all_specs() if s.name.endswith(".dlq")
+        }
+        names = sorted(wanted & set(await admin.list_topics()))
+        tps = await _partitions(admin, names)
+    finally:
+        await admin.close()
+    ends = await _end_offsets(kafka, tps)
+    depths = dict.fromkeys(names, 0)
+    for tp, end in ends.items():
+        depths[tp.topic] += end
+    return depths
+
+
+async def replay(
+    kafka: KafkaSettings,
+    group: str,
+    topic: str,
+    *,
+    offset: int | None = None,
+    since: datetime | None = None,
+) -> dict[int, int]:
+    """Set `group`'s committed offsets on `topic` (earliest when neither offset nor since is
+    given); return the new offset per partition. The group must have no active members."""
+    admin = await _admin(kafka)
+    try:
+        (description,) = await admin.describe_consumer_groups([group])
+        state = _group_state(description)
+        if state not in ("Empty", "Dead", ""):
+            raise ReplayRefused(
+                f"group {group} is {state}: stop the service that consumes with it, then replay"
+            )
+        tps = await _partitions(admin, [topic])
+    finally:
+        await admin.close()
+    if not tps:
+        raise ReplayRefused(f"topic {topic} does not exist")
+    consumer = AIOKafkaConsumer(**client_kwargs(kafka), group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        targets = await _targets(consumer, tps, offset, since)
+        await consumer.commit(targets)
+    finally:
+        await consumer.stop()
+    return {tp.partition: target for tp, target in targets.items()}
+
+
+async def _targets(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    offset: int | None,
+    since: datetime | None,
+) -> dict[TopicPartition, int]:
+    if offset is not None:
+        return dict.fromkeys(tps, offset)
+    starts: dict[TopicPartition, int] = await consumer.beginning_offsets(tps)
+    if since is None:
+        return starts
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+    found = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
+    return {tp: found[tp].offset if found.get(tp) else ends[tp] for tp in tps}
+
+
+def _group_state(description: object) -> str:
+    """describe_consumer_groups answers a protocol response; the state is in its groups list."""
+    groups = getattr(description, "groups", None)
+    if groups:
+        return str(groups[0][2])
+    return ""

@@ -50,7 +50,7 @@ pytest: venv
 test: lint typecheck pytest
 
 bench: venv
-	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m tests.bench.run_all
+	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m tests.bench.run_all $(BENCH)
 
 up:
 	docker compose -f infra/compose.yaml --env-file .env up -d

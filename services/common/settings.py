@@ -63,9 +63,9 @@ class ShopboxSettings(BaseSettings):
     model_config = _config("SHOPBOX_")
 
     base_url: str = "http://127.0.0.1:8101/api/v3"
-    api_token: SecretStr = SecretStr("dev-shopbox-token")
+    api_token: SecretStr = SecretStr("shopbox-dev-token")
     webhook_secret: SecretStr = Field(
-        SecretStr("dev-shopbox-hook-secret"), description="secret query parameter on our hook URL"
+        SecretStr("shopbox-dev-hook-secret"), description="secret query parameter on our hook URL"
     )
     requests_per_minute: int | None = None
     prices_include_vat: bool = True
@@ -75,7 +75,7 @@ class RackbeatSettings(BaseSettings):
     model_config = _config("RACKBEAT_")
 
     base_url: str = "http://127.0.0.1:8102/api"
-    api_token: SecretStr = SecretStr("dev-rackbeat-token")
+    api_token: SecretStr = SecretStr("rackbeat-sim-dev-token")
     webhook_token: SecretStr | None = Field(
         None, description="token Rackbeat returned when our webhook was created"
     )

@@ -7,14 +7,15 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 WITH_KAFKA := infra/scripts/with-kafka.sh
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint typecheck pytest kafka-up kafka-down topics bench up down clean
+.PHONY: help venv run test lint typecheck pytest kafka-up kafka-down topics bench up down lock clean
 
 help:
 	@echo "make run         start Kafka, both simulators (demo shop) and the four services; Ctrl-C stops all"
 	@echo "make test        lint, type check and every test, against a real Kafka broker"
 	@echo "make bench       latency and throughput benchmarks (figures go into the README)"
 	@echo "make kafka-up    start the local Kafka broker (kept running); make kafka-down stops it"
-	@echo "make up / down   docker compose deployment (infra/compose.yaml)"
+	@echo "make up / down   docker compose deployment (infra/compose.yaml; COMPOSE_PROFILES=demo adds the simulators)"
+	@echo "make lock        re-pin the image's runtime dependencies (infra/requirements.lock)"
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -53,10 +54,14 @@ bench: venv
 	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m tests.bench.run_all $(BENCH)
 
 up:
-	docker compose -f infra/compose.yaml --env-file .env up -d
+	@test -f infra/compose.env || { echo "infra/compose.env is missing: copy infra/compose.env.example and put the real credentials in it (README: Deploying)"; exit 1; }
+	docker compose -f infra/compose.yaml up -d --build
 
 down:
 	docker compose -f infra/compose.yaml down
+
+lock: venv
+	$(PY) -m infra.lock
 
 clean:
 	rm -rf .kafka .state .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,10 @@ SERVICES: tuple[Process, ...] = (
     Process("item-mapper", "services.item_mapper", 8004),
 )
 
+# Optional consumers: not started by `make run`, deployed on demand (compose profile `audit`).
+# Run one locally with `python -m services.audit` next to `make run`.
+OPTIONAL: tuple[Process, ...] = (Process("audit", "services.audit", 8005),)
+
 SIMULATORS: tuple[Process, ...] = (
     Process(
         "shopbox-sim",

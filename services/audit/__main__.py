@@ -1,0 +1,4 @@
+from services.audit.app import build
+from services.common.runtime import run
+
+run(build)

@@ -1,0 +1,172 @@
+"""Ingest: turn signals (webhook, poll, sweep, ledger) into `StockObserved` records.
+
+Every signal only names an item; the absolute quantity per location is always read back from
+Rackbeat (`GET /items/{n}/locations`). `observed_at` is the moment the read STARTED: the reading
+then includes everything Rackbeat did before that moment, which is what pending.py relies on.
+A periodic poll publishes only figures that changed (so a poll never re-triggers a write on its
+own); webhook and ledger reads always publish, since their fresh `observed_at` matters.
+
+A webhook answered 202 is only queued: a crash before the read loses that signal, and the poll
+(changed-since, then a full sweep) finds the change instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from faststream.kafka import KafkaBroker
+
+from schemas.envelope import deterministic_id, utcnow
+from schemas.stock import StockLevel, StockObserved, stock_key
+from schemas.topics import Topics
+from services.clients.http import ApiError, NotFound
+from services.clients.rackbeat import RackbeatClient
+from services.common.kafka import publish_event
+from services.common.logging import get_logger
+from services.common.settings import KafkaSettings
+from services.common.views import CompactedView
+from services.stock_publisher.refresh import RefreshQueue
+
+log = get_logger(__name__)
+Figures = tuple[Decimal, Decimal, Decimal]
+POLL_OVERLAP = timedelta(seconds=2)  # Rackbeat timestamps have whole seconds
+
+
+class Ingest:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        topics: Topics,
+        rackbeat: RackbeatClient,
+        queue: RefreshQueue,
+        counters: Counter[str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._broker = broker
+        self._topics = topics
+        self._rackbeat = rackbeat
+        self.queue = queue
+        self._counters = counters
+        self._clock = clock
+        self._last: dict[str, Figures] = {}
+        self._poll_cursor: datetime | None = None
+
+    async def load_last_published(self, kafka: KafkaSettings) -> None:
+        """What this topic already says, so a restart does not re-publish unchanged figures."""
+        view = CompactedView(kafka, self._topics.stock, StockObserved)
+        await view.start()
+        try:
+            await view.wait_caught_up()
+            for key, event in view.items():
+                self._last[key] = _figures(event.payload)
+        finally:
+            await view.stop()
+
+    def ask(self, item: str, *, force: bool = False, reason: str = "webhook") -> None:
+        self.queue.request(item, self._clock(), force=force, reason=reason)
+
+    # ------------------------------------------------------------------ reading
+
+    async def run_reads(self, concurrency: int = 4) -> None:
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(item: str, force: bool, reason: str) -> None:
+            async with limit:
+                await self.read_and_publish(item, force=force, source=reason)
+
+        while True:
+            due = self.queue.take_due(self._clock())
+            if due:
+                await asyncio.gather(*(one(item, a.force, a.reason) for item, a in due))
+                continue
+            await asyncio.sleep(0.02)
+
+    async def read_and_publish(self, item: str, *, force: bool, source: str) -> int:
+        """Read one item's stock per location and publish; returns how many were published."""
+        started = utcnow()
+        try:
+            rows = await self._rackbeat.item_stock(item)
+        except NotFound:
+            self._counters["items_not_found"] += 1
+            log.warning("item not in Rackbeat; nothing to observe", item=item)
+            return 0
+        except ApiError as exc:
+            self._counters["read_failures"] += 1
+            log.warning("stock read failed; retrying later", item=item, error=str(exc))
+            self.ask(item, force=force, reason=source)
+            await asyncio.sleep(1)
+            return 0
+        self._counters["reads"] += 1
+        published = 0
+        for row in rows:
+            level = StockLevel(
+                item_number=item,
+                location_number=row.location.number,
+                stock_quantity=row.stock_quantity,
+                in_order_quantity=row.in_order_quantity,
+                available_quantity=row.available_quantity,
+            )
+            key = stock_key(item, level.location_number)
+            if not force and self._last.get(key) == _figures(level):
+                self._counters["observations_unchanged"] += 1
+                continue
+            event = StockObserved(
+                event_id=deterministic_id("rackbeat", "stock", key, started.isoformat()),
+                occurred_at=started,
+                observed_at=started,
+                source=f"stock-publisher/{source}",
+                payload=level,
+            )
+            await publish_event(self._broker, self._topics.stock, key, event)
+            self._last[key] = _figures(level)
+            self._counters["observations_published"] += 1
+            published += 1
+        return published
+
+    # ------------------------------------------------------------------ polling
+
+    async def sweep(self, *, force: bool) -> int:
+        """Ask for every item (the start-up sweep forces publication)."""
+        count = 0
+        async for found in self._rackbeat.iter_items(page_size=1000):
+            self.ask(found.number, force=force, reason="sweep")
+            count += 1
+        self._counters["sweeps"] += 1
+        return count
+
+    async def poll_changed(self) -> int:
+        """Ask for items Rackbeat reports as updated since the last poll (with overlap)."""
+        started = utcnow()
+        since = (self._poll_cursor or started) - POLL_OVERLAP
+        count = 0
+        async for found in self._rackbeat.iter_items(updated_since=since, page_size=1000):
+            self.ask(found.number, reason="poll")
+            count += 1
+        self._poll_cursor = started
+        self._counters["polls"] += 1
+        return count
+
+    async def run_polls(self, poll_interval_s: float, sweep_interval_s: float) -> None:
+        await self.sweep(force=True)
+        self._poll_cursor = utcnow()
+        last_sweep = self._clock()
+        while True:
+            await asyncio.sleep(poll_interval_s)
+            try:
+                if self._clock() - last_sweep >= sweep_interval_s:
+                    await self.sweep(force=False)
+                    last_sweep = self._clock()
+                else:
+                    await self.poll_changed()
+            except ApiError as exc:
+                self._counters["poll_failures"] += 1
+                log.warning("poll failed; next one in the usual interval", error=str(exc))
+
+
+def _figures(level: StockLevel) -> Figures:
+    return (level.stock_quantity, level.in_order_quantity, level.available_quantity)

@@ -1,0 +1,144 @@
+"""Shopbox sales that Rackbeat has not absorbed yet, per SKU and location (promise 6).
+
+A basket changes Shopbox stock the moment it is sold; Rackbeat's figure changes only when
+order-writer has booked the order (a draft reserves nothing). The ledger (`orders.synced.v1`)
+says when that happened (`synced_at`, stamped after the Rackbeat write returned). For an
+observation read from Rackbeat at time t, a basket is still pending unless the ledger says its
+booked order existed at or before t.
+
+A ledger entry later than t makes the observation ambiguous: the read may or may not include
+that order. `unsettled()` reports this, and the pusher then holds the write until a fresh read
+(requested when the ledger entry arrives) is available. That is what keeps Shopbox from
+flapping: no double subtraction, and no "old" Rackbeat figure that forgets a sale.
+
+Plain, synchronous and Kafka-free; the sales and ledger followers feed it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from schemas.orders import OrderSynced
+from schemas.sales import SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
+
+ZERO = Decimal(0)
+StockSpot = tuple[str, int]
+"""(SKU, Rackbeat location number): where a sale line lands in Rackbeat."""
+
+LineResolver = Callable[[SaleLine], str | None]
+"""Sale line -> SKU through the bindings, or None when the line is not a bound item."""
+
+RESERVING_OUTCOMES = frozenset({"created", "found_existing", "refunded"})
+
+
+@dataclass
+class Basket:
+    quantities: dict[StockSpot, Decimal] = field(default_factory=dict)
+    cancelled: bool = False
+    ledger: list[tuple[datetime, bool]] = field(default_factory=list)
+    """(when, does Rackbeat hold this basket's effect from then on), in time order."""
+
+    def in_rackbeat(self, at: datetime) -> bool:
+        held = False
+        for when, reserves in self.ledger:
+            if when <= at:
+                held = reserves
+        return held
+
+    def changes_after(self, at: datetime) -> bool:
+        return any(when > at for when, _ in self.ledger)
+
+    def last_change(self) -> datetime | None:
+        return self.ledger[-1][0] if self.ledger else None
+
+
+class PendingSales:
+    def __init__(self, branch_locations: dict[str, int], resolve_sku: LineResolver) -> None:
+        self._locations = branch_locations
+        self._resolve = resolve_sku
+        self._baskets: dict[str, Basket] = {}
+        self._by_spot: dict[StockSpot, set[str]] = defaultdict(set)
+        self.unmapped_lines = 0
+
+    # ------------------------------------------------------------------ feeding
+
+    def on_sale(self, event: SaleCompleted | SaleRefunded | SaleCancelled) -> list[StockSpot]:
+        """Apply one sales event; return the spots whose pending figure changed."""
+        if isinstance(event, SaleCancelled):
+            basket = self._baskets.get(event.payload.basket_id)
+            if basket is None:
+                return []
+            basket.cancelled = True
+            return list(basket.quantities)
+        sale = event.payload
+        basket = self._baskets.setdefault(sale.basket_id, Basket())
+        if basket.quantities:  # a redelivered or re-polled sale: same basket, same lines
+            return []
+        location = self._locations.get(sale.branch_id)
+        for line in sale.lines:
+            sku = self._resolve(line)
+            if sku is None or location is None:
+                self.unmapped_lines += 1
+                continue
+            spot = (sku, location)
+            basket.quantities[spot] = basket.quantities.get(spot, ZERO) + line.quantity
+            self._by_spot[spot].add(sale.basket_id)
+        return list(basket.quantities)
+
+    def on_ledger(self, basket_id: str, event: OrderSynced | None) -> list[StockSpot]:
+        """Apply one ledger record; return the spots that now need a fresh Rackbeat read."""
+        if event is None:
+            return []
+        record = event.payload
+        reserves = record.booked and record.outcome in RESERVING_OUTCOMES
+        basket = self._baskets.setdefault(basket_id, Basket())
+        entry = (record.synced_at, reserves)
+        if entry in basket.ledger:
+            return []
+        basket.ledger.append(entry)
+        basket.ledger.sort()
+        return list(basket.quantities)
+
+    # ------------------------------------------------------------------ queries
+
+    def pending(self, spot: StockSpot, observed_at: datetime) -> Decimal:
+        """Units sold in Shopbox that the Rackbeat figure read at `observed_at` does not show."""
+        total = ZERO
+        for basket_id in self._by_spot.get(spot, ()):
+            basket = self._baskets[basket_id]
+            in_shopbox = not basket.cancelled
+            in_rackbeat = basket.in_rackbeat(observed_at)
+            if in_shopbox != in_rackbeat:
+                quantity = basket.quantities[spot]
+                total += quantity if in_shopbox else -quantity
+        return total
+
+    def unsettled(self, spot: StockSpot, observed_at: datetime) -> bool:
+        """True when Rackbeat absorbed (or released) a sale for `spot` after that read began."""
+        return any(self._baskets[b].changes_after(observed_at) for b in self._by_spot.get(spot, ()))
+
+    def prune(self, older_than: datetime) -> int:
+        """Forget baskets whose last ledger change is older than `older_than` and that are
+        settled for good (in both systems, or in neither)."""
+        gone = []
+        for basket_id, basket in self._baskets.items():
+            last = basket.last_change()
+            if last is None or last >= older_than:
+                continue
+            if not basket.quantities or basket.in_rackbeat(last) == (not basket.cancelled):
+                gone.append(basket_id)
+        for basket_id in gone:
+            for spot in self._baskets.pop(basket_id).quantities:
+                self._by_spot[spot].discard(basket_id)
+        return len(gone)
+
+    def __len__(self) -> int:
+        return len(self._baskets)
+
+
+def prune_horizon(now: datetime, keep: timedelta = timedelta(minutes=10)) -> datetime:
+    return now - keep

@@ -1,0 +1,277 @@
+"""Push: follow `rackbeat.stock.v1`, coalesce per key, write absolute quantities to Shopbox.
+
+One loop owns the consumer: read records into the `PushBuffer`, write the keys that are due,
+then commit what `PushBuffer.committable` allows (nothing past a value not yet in Shopbox).
+Records are never offered while a flush runs, so the buffer needs no locking. Per due key:
+bindings give the Shopbox product/variant, `SYNC_BRANCH_LOCATIONS` the branches; the target is
+Rackbeat's figure minus the safety buffer minus Shopbox sales Rackbeat has not absorbed; a key
+whose reading is ambiguous about a just-absorbed sale is held until the fresh read arrives; the
+current Shopbox figure is read first and equal values are not written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
+
+from schemas.envelope import deterministic_id, utcnow
+from schemas.items import Binding
+from schemas.stock import StockObserved, StockPushed, StockPushedPayload
+from schemas.topics import Topics, dlq_name
+from services.clients.http import ApiError, is_transient
+from services.clients.shopbox import ShopboxClient
+from services.common.kafka import client_kwargs, publish_event
+from services.common.logging import get_logger
+from services.common.settings import KafkaSettings
+from services.common.views import BindingsView
+from services.stock_publisher.coalesce import Entry, PushBuffer
+from services.stock_publisher.levels import QuantityMode, target_quantity
+from services.stock_publisher.pending import PendingSales
+
+log = get_logger(__name__)
+GROUP_SUFFIX = "stock-publisher-push"
+
+
+@dataclass(frozen=True)
+class Place:
+    sku: str
+    branch: str
+    product: str
+    variant: str | None
+
+
+class Pusher:
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        broker: KafkaBroker,
+        topics: Topics,
+        shopbox: ShopboxClient,
+        bindings: BindingsView,
+        pending: PendingSales,
+        branch_locations: dict[str, int],
+        *,
+        mode: QuantityMode,
+        safety_buffer: dict[int, Decimal],
+        buffer: PushBuffer,
+        counters: Counter[str],
+        unmapped: dict[str, set[str]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._kafka = kafka
+        self._broker = broker
+        self._topics = topics
+        self._shopbox = shopbox
+        self._bindings = bindings
+        self._pending = pending
+        self._branch_locations = branch_locations
+        self._mode: QuantityMode = mode
+        self._safety = safety_buffer
+        self.buffer = buffer
+        self._counters = counters
+        self._unmapped = unmapped
+        self._clock = clock
+        self._consumer: AIOKafkaConsumer | None = None
+        self._committed: dict[TopicPartition, int] = {}
+
+    @property
+    def group_id(self) -> str:
+        return f"{self._kafka.topic_namespace}{GROUP_SUFFIX}"
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            **client_kwargs(self._kafka),
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
+        )
+        await consumer.start()
+        consumer.subscribe([self._topics.stock], listener=_Revoked(self))
+        self._consumer = consumer
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=100, max_records=1000)
+                for records in batch.values():
+                    for record in records:
+                        await self._offer(record)
+                await self.flush_due()
+                await self._commit()
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def _offer(self, record: object) -> None:
+        raw = getattr(record, "value", None)
+        key = (getattr(record, "key", None) or b"").decode()
+        try:
+            event = StockObserved.model_validate_json(raw or b"")
+        except ValidationError as exc:
+            await self._dead_letter(raw, key, f"invalid record: {exc.errors()[:3]}")
+            return
+        self.buffer.offer(
+            key,
+            event,
+            getattr(record, "partition", 0),
+            getattr(record, "offset", 0),
+            self._clock(),
+        )
+
+    async def _commit(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assignment = consumer.assignment()
+        positions = {tp.partition: await consumer.position(tp) for tp in assignment}
+        wanted = {
+            TopicPartition(self._topics.stock, p): offset
+            for p, offset in self.buffer.committable(positions).items()
+        }
+        changed = {tp: o for tp, o in wanted.items() if self._committed.get(tp) != o}
+        if changed:
+            await consumer.commit(changed)
+            self._committed.update(changed)
+
+    # ------------------------------------------------------------------ flushing
+
+    async def flush_due(self) -> None:
+        due = self.buffer.due(self._clock())
+        if not due:
+            return
+        current: dict[str, dict[tuple[str, str | None], Decimal]] = {}
+        for key, entry in due:
+            try:
+                await self._apply(entry, current)
+            except ApiError as exc:
+                if is_transient(exc):
+                    wait = self.buffer.retry_later(entry, self._clock())
+                    self._counters["write_retries"] += 1
+                    log.warning(
+                        "shopbox write failed; retrying", key=key, in_s=wait, error=str(exc)
+                    )
+                    current.clear()
+                    continue
+                self._counters["write_failures"] += 1
+                await self._dead_letter(entry.event.model_dump_json().encode(), key, str(exc))
+            self.buffer.done(key, entry)
+
+    async def _apply(
+        self, entry: Entry, current: dict[str, dict[tuple[str, str | None], Decimal]]
+    ) -> None:
+        event = entry.event
+        level = event.payload
+        places = self._places(level.item_number, level.location_number)
+        for place in places:
+            spot = (place.sku, level.location_number)
+            if self._pending.unsettled(spot, event.observed_at):
+                self._counters["held_for_fresh_read"] += 1
+                continue
+            target = target_quantity(
+                level,
+                mode=self._mode,
+                buffer=self._safety.get(level.location_number, Decimal(0)),
+                pending_sales=self._pending.pending(spot, event.observed_at),
+            )
+            if target.clamped_from is not None:
+                self._counters["clamped_to_zero"] += 1
+                log.warning(
+                    "negative stock clamped to zero",
+                    sku=place.sku,
+                    branch=place.branch,
+                    computed=str(target.clamped_from),
+                )
+            if place.branch not in current:
+                current[place.branch] = {
+                    (row.product_uid, row.product_variance): row.quantity
+                    async for row in self._shopbox.iter_stock(place.branch)
+                }
+            before = current[place.branch].get((place.product, place.variant))
+            if before is not None and before == target.quantity:
+                self._counters["writes_skipped_equal"] += 1
+                continue
+            await self._shopbox.set_stock(
+                place.branch, place.product, target.quantity, product_variance=place.variant
+            )
+            current[place.branch][(place.product, place.variant)] = target.quantity
+            self._counters["writes"] += 1
+            await self._record(place, target.quantity, before, event)
+
+    def _places(self, item: str, location: int) -> list[Place]:
+        binding = self._bindings.by_rackbeat(item, None)
+        if binding is None or not binding.shopbox_product_id:
+            self._report("skus", item, "no binding for this Rackbeat item; stock not pushed")
+            return []
+        branches = [b for b, loc in self._branch_locations.items() if loc == location]
+        if not branches:
+            self._report("locations", str(location), "location not in SYNC_BRANCH_LOCATIONS")
+            return []
+        return [_place(binding, branch) for branch in branches]
+
+    def _report(self, kind: str, name: str, reason: str) -> None:
+        self._counters[f"unmapped_{kind}_seen"] += 1
+        if name not in self._unmapped[kind]:
+            self._unmapped[kind].add(name)
+            log.warning("unmapped stock skipped", kind=kind, name=name, reason=reason)
+
+    async def _record(
+        self, place: Place, quantity: Decimal, before: Decimal | None, cause: StockObserved
+    ) -> None:
+        now = utcnow()
+        event = StockPushed(
+            event_id=deterministic_id("stock-publisher", "pushed", cause.event_id, place.branch),
+            occurred_at=now,
+            source="stock-publisher/push",
+            causation_id=cause.event_id,
+            correlation_id=cause.correlation_id or cause.event_id,
+            payload=StockPushedPayload(
+                sku=place.sku,
+                branch_id=place.branch,
+                product_id=place.product,
+                variant_id=place.variant,
+                quantity=quantity,
+                previous_quantity=before,
+                cause=f"{cause.source} {cause.event_id}",
+                observed_at=cause.observed_at,
+                pushed_at=now,
+            ),
+        )
+        await publish_event(
+            self._broker, self._topics.stock_pushed, f"{place.sku}|{place.branch}", event
+        )
+
+    async def _dead_letter(self, raw: bytes | None, key: str, reason: str) -> None:
+        self._counters["dead_letters"] += 1
+        log.warning("stock record dead-lettered", key=key, reason=reason)
+        await self._broker.publish(
+            raw or b"",
+            dlq_name(self._topics.stock),
+            key=key.encode(),
+            headers={"x-dlq-reason": reason[:2000], "x-dlq-origin-topic": self._topics.stock},
+        )
+
+
+def _place(binding: Binding, branch: str) -> Place:
+    assert binding.shopbox_product_id is not None
+    return Place(binding.sku, branch, binding.shopbox_product_id, binding.shopbox_variant_id)
+
+
+class _Revoked(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Drop buffered values of partitions we lose; their new owner re-reads them."""
+
+    def __init__(self, pusher: Pusher) -> None:
+        self._pusher = pusher
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._pusher.buffer.forget_partitions({tp.partition for tp in revoked})
+        for tp in revoked:
+            self._pusher._committed.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None

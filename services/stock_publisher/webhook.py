@@ -1,0 +1,86 @@
+"""The Rackbeat `inventory.changed` webhook: verify, parse, and hand the item to the ingest.
+
+Rackbeat signs nothing; it sends the token it returned when the webhook was created in the
+`Rackbeat-Webhook-Token` header (apis.md §1.9), compared here in constant time. A bad request
+gets a 4xx with the reason and publishes nothing. A good one only queues a read of the item:
+the body carries no quantity we could trust, so the absolute figure is always read back.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from services.common.logging import get_logger
+
+log = get_logger(__name__)
+
+EVENT = "inventory.changed"
+TOKEN_HEADER = "Rackbeat-Webhook-Token"  # noqa: S105 - a header name
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def check_token(given: str | None, accepted: Iterable[str]) -> None:
+    tokens = [t for t in accepted if t]
+    if not tokens:
+        raise Rejected(401, "no webhook token is configured or registered yet")
+    if not given:
+        raise Rejected(401, f"missing {TOKEN_HEADER} header")
+    if not any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens):
+        raise Rejected(401, f"{TOKEN_HEADER} does not match the registered webhook")
+
+
+def item_of(raw: bytes) -> str:
+    """The item number an `inventory.changed` body is about."""
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        raise Rejected(400, "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise Rejected(422, "body must be a JSON object")
+    if body.get("event") != EVENT:
+        raise Rejected(422, f"unsupported event {body.get('event')!r}; only {EVENT} is handled")
+    data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+    candidates = [data.get("item_number"), data.get("number")]
+    if body.get("key_name") in (None, "number"):
+        candidates.insert(0, body.get("key"))
+    for value in candidates:
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    raise Rejected(422, "no item number in key (key_name 'number') or data.item_number")
+
+
+def webhook_endpoint(
+    accepted_tokens: Callable[[], list[str]],
+    on_item: Callable[[str], None],
+    enabled: Callable[[], bool],
+    counters: Counter[str],
+) -> Callable[[Request], Any]:
+    async def receive(request: Request) -> Response:
+        try:
+            check_token(request.headers.get(TOKEN_HEADER), accepted_tokens())
+            item = item_of(await request.body())
+        except Rejected as exc:
+            counters["webhooks_rejected"] += 1
+            log.warning("webhook rejected", status=exc.status, reason=exc.reason)
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        if not enabled():
+            counters["webhooks_ignored"] += 1
+            return JSONResponse({"ignored": "stock sync is off (SYNC_STOCK_ENABLED=false)"}, 202)
+        counters["webhooks_accepted"] += 1
+        on_item(item)
+        return JSONResponse({"queued": item}, status_code=202)
+
+    return receive

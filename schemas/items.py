@@ -16,6 +16,11 @@ class VariantSnapshot(Model):
     name: str | None = None
     description: str | None = None
     price: Decimal | None = Field(None, description="kroner, as the source system stores it")
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="variant type -> value, e.g. {'Størrelse': 'M'} (Shopbox variance values, "
+        "Rackbeat variation type -> option)",
+    )
 
 
 class ProductSnapshot(Model):

@@ -1,0 +1,315 @@
+"""Shopbox master: apply one Shopbox product snapshot to Rackbeat and say which bindings follow.
+
+Compare-before-write: the Rackbeat product is read (or taken from a preloaded catalog) and only
+the fields that differ are written, with `suppress_webhooks`, so an edit that changes nothing
+writes nothing and our writes never come back as Rackbeat changes. A Shopbox product becomes one
+Rackbeat product (item number = the product's SKU); its variants become options of one Rackbeat
+variation, named deterministically so a re-run after a crash reuses it instead of making another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from schemas.items import Binding, ProductSnapshot
+from services.clients import rackbeat as rb
+from services.item_mapper.clients import ItemsRackbeatClient
+from services.item_mapper.rules import (
+    PriceRules,
+    ShopboxRef,
+    duplicate_problem,
+    problem_binding,
+    sellable_skus,
+    sku_problem,
+    variant_axis,
+)
+
+Action = Literal["created", "updated", "unchanged", "skipped"]
+
+
+@dataclass
+class Outcome:
+    product_id: str
+    item_number: str | None
+    action: Action
+    changes: list[str] = field(default_factory=list)
+    reason: str | None = None
+    bindings: list[Binding] = field(default_factory=list)
+    writes: int = 0
+    fresh: bool = False
+    """Created by this apply: its Rackbeat stock is known to be zero, no need to read it."""
+    variation: rb.Variation | None = None
+
+
+class RackbeatCatalog:
+    """Rackbeat products and variations, read per call or preloaded once (initial sync)."""
+
+    def __init__(self, client: ItemsRackbeatClient) -> None:
+        self._client = client
+        self._products: dict[str, rb.Product] | None = None
+        self._variations: dict[int, rb.Variation] | None = None
+
+    async def preload(self) -> None:
+        self._products = {p.number: p async for p in self._client.iter_products(page_size=1000)}
+        await self._load_variations()
+
+    async def product(self, number: str) -> rb.Product | None:
+        if self._products is not None:
+            return self._products.get(number)
+        return await self._client.find_product(number)
+
+    def remember(self, product: rb.Product) -> None:
+        if self._products is not None:
+            self._products[product.number] = product
+
+    async def variation(self, variation_id: int) -> rb.Variation:
+        variations = await self._load_variations()
+        if variation_id not in variations:
+            variations[variation_id] = await self._client.get_variation(variation_id)
+        return variations[variation_id]
+
+    async def variation_named(self, name: str) -> rb.Variation | None:
+        variations = await self._load_variations()
+        return next((v for v in variations.values() if v.name == name), None)
+
+    def remember_variation(self, variation: rb.Variation) -> None:
+        if self._variations is not None:
+            self._variations[variation.id] = variation
+
+    async def _load_variations(self) -> dict[int, rb.Variation]:
+        if self._variations is None:
+            self._variations = {v.id: v for v in await self._client.list_variations()}
+        return self._variations
+
+
+def variation_name(snapshot: ProductSnapshot, axis: str) -> str:
+    return f"{axis} (Shopbox {snapshot.product_id})"
+
+
+@dataclass(frozen=True)
+class Desired:
+    name: str
+    description: str | None
+    sales_price: Decimal
+
+
+class RackbeatWriter:
+    def __init__(
+        self,
+        client: ItemsRackbeatClient,
+        catalog: RackbeatCatalog,
+        prices: PriceRules,
+        *,
+        group: int,
+        dry_run: bool = False,
+    ) -> None:
+        self.client = client
+        self.catalog = catalog
+        self.prices = prices
+        self.group = group
+        self.dry_run = dry_run
+
+    async def apply(
+        self, snapshot: ProductSnapshot, duplicates: Mapping[str, list[ShopboxRef]]
+    ) -> Outcome:
+        number = snapshot.sku or ""
+        own_problem = sku_problem(snapshot.sku) or (
+            duplicate_problem(number, duplicates[number]) if number in duplicates else None
+        )
+        if own_problem:
+            reason = f"product SKU cannot be a Rackbeat item number: {own_problem}"
+            return self._skipped(snapshot, reason, duplicates)
+        axis = variant_axis(snapshot) if snapshot.variants else None
+        if isinstance(axis, str):
+            return self._skipped(snapshot, axis, duplicates)
+        outcome = Outcome(snapshot.product_id, number, "unchanged")
+        current = await self.catalog.product(number)
+        if axis is not None:
+            variation = await self._ensure_variation(
+                snapshot, axis[0], list(axis[1]), current, outcome
+            )
+            if isinstance(variation, str):
+                return self._skipped(snapshot, variation, duplicates)
+            outcome.variation = variation
+        await self._write_product(snapshot, current, outcome)
+        outcome.bindings = self._bindings(snapshot, outcome, duplicates)
+        return outcome
+
+    # ---------------------------------------------------------------------------- product
+
+    def desired(self, snapshot: ProductSnapshot) -> Desired:
+        price = self.prices.to_rackbeat(snapshot.price) if snapshot.price is not None else None
+        return Desired(snapshot.name, snapshot.description, price or Decimal(0))
+
+    async def _write_product(
+        self, snapshot: ProductSnapshot, current: rb.Product | None, outcome: Outcome
+    ) -> None:
+        want = self.desired(snapshot)
+        variation_id = outcome.variation.id if outcome.variation else None
+        number = outcome.item_number or ""
+        if current is None:
+            outcome.action, outcome.fresh, outcome.changes = "created", True, ["new product"]
+            outcome.writes += 1
+            if self.dry_run:
+                return
+            created = await self.client.create_product(
+                rb.NewProduct(
+                    number=number,
+                    name=want.name,
+                    group=self.group,
+                    sales_price=want.sales_price,
+                    description=want.description,
+                    variation_id=variation_id,
+                ),
+                suppress_webhooks=True,
+            )
+            self.catalog.remember(created)
+            return
+        changes = product_changes(current, want, variation_id)
+        if not changes:
+            return
+        outcome.action = "updated"
+        outcome.changes += sorted(changes.model_dump(exclude_unset=True))
+        outcome.writes += 1
+        if not self.dry_run:
+            updated = await self.client.update_product(number, changes, suppress_webhooks=True)
+            self.catalog.remember(updated)
+
+    # ---------------------------------------------------------------------------- variation
+
+    async def _ensure_variation(
+        self,
+        snapshot: ProductSnapshot,
+        axis: str,
+        values: list[str],
+        current: rb.Product | None,
+        outcome: Outcome,
+    ) -> rb.Variation | str | None:
+        """The product's variation with an option per variant value (created or extended)."""
+        if current is not None and current.variation_id is not None:
+            variation: rb.Variation | None = await self.catalog.variation(current.variation_id)
+        else:
+            variation = await self.catalog.variation_named(variation_name(snapshot, axis))
+        if variation is None:
+            outcome.writes += 1
+            outcome.changes.append(f"new variation {axis}: {', '.join(values)}")
+            if self.dry_run:
+                return None
+            variation = await self.client.create_variation(
+                variation_name(snapshot, axis), axis, values
+            )
+            self.catalog.remember_variation(variation)
+            return variation
+        if len(variation.types) != 1:
+            return f"the Rackbeat variation {variation.id} has {len(variation.types)} types, not 1"
+        vtype = variation.types[0]
+        known = {option.name for option in vtype.options}
+        missing = [value for value in values if value not in known]
+        if not missing:
+            return variation
+        outcome.writes += len(missing)
+        outcome.changes.append(f"new options {', '.join(missing)}")
+        if outcome.action == "unchanged":
+            outcome.action = "updated"
+        if self.dry_run:
+            return variation
+        added = [
+            await self.client.add_variation_option(variation.id, vtype.id, value)
+            for value in missing
+        ]
+        variation = rb.Variation(
+            id=variation.id,
+            name=variation.name,
+            types=[
+                rb.VariationType(id=vtype.id, name=vtype.name, options=[*vtype.options, *added])
+            ],
+        )
+        self.catalog.remember_variation(variation)
+        return variation
+
+    # ---------------------------------------------------------------------------- bindings
+
+    def _bindings(
+        self,
+        snapshot: ProductSnapshot,
+        outcome: Outcome,
+        duplicates: Mapping[str, list[ShopboxRef]],
+    ) -> list[Binding]:
+        options = _options_by_name(outcome.variation)
+        bindings = []
+        for sku, ref in sellable_skus(snapshot):
+            problem = _sellable_problem(sku, duplicates)
+            if problem:
+                bindings.append(problem_binding(sku, problem, ref))
+                continue
+            assert sku is not None
+            option_id: str | None = None
+            if ref[1] is not None:
+                variant = next(v for v in snapshot.variants if v.variant_id == ref[1])
+                value = next(iter(variant.attributes.values()))
+                if value not in options:
+                    continue  # dry run: the option does not exist yet
+                option_id = str(options[value])
+            bindings.append(
+                Binding(
+                    sku=sku,
+                    shopbox_product_id=ref[0],
+                    shopbox_variant_id=ref[1],
+                    rackbeat_item_number=outcome.item_number,
+                    rackbeat_variation_id=str(outcome.variation.id)
+                    if outcome.variation and option_id
+                    else None,
+                    rackbeat_option_id=option_id,
+                )
+            )
+        return bindings
+
+    def _skipped(
+        self,
+        snapshot: ProductSnapshot,
+        reason: str,
+        duplicates: Mapping[str, list[ShopboxRef]],
+    ) -> Outcome:
+        bindings = [
+            problem_binding(sku, _sellable_problem(sku, duplicates) or f"not synced: {reason}", ref)
+            for sku, ref in sellable_skus(snapshot)
+        ]
+        return Outcome(snapshot.product_id, None, "skipped", reason=reason, bindings=bindings)
+
+
+class ItemChanges(rb.ProductChanges):
+    """PUT /products fields, plus `variation_id` (the shared write model does not carry it)."""
+
+    variation_id: int | None = None
+
+
+def product_changes(
+    current: rb.Product, want: Desired, variation_id: int | None
+) -> ItemChanges | None:
+    """Only the fields that differ; None when the product already matches."""
+    changes: dict[str, object] = {}
+    if current.name != want.name:
+        changes["name"] = want.name
+    if (current.description or None) != want.description:
+        changes["description"] = want.description or ""
+    if current.sales_price != want.sales_price:
+        changes["sales_price"] = want.sales_price
+    if variation_id is not None and current.variation_id != variation_id:
+        changes["variation_id"] = variation_id
+    return ItemChanges.model_validate(changes) if changes else None
+
+
+def _sellable_problem(sku: str | None, duplicates: Mapping[str, list[ShopboxRef]]) -> str | None:
+    problem = sku_problem(sku)
+    if problem is None and sku in duplicates:
+        problem = duplicate_problem(sku or "", duplicates[sku or ""])
+    return problem
+
+
+def _options_by_name(variation: rb.Variation | None) -> dict[str, int]:
+    if variation is None or len(variation.types) != 1:
+        return {}
+    return {option.name: option.id for option in variation.types[0].options}

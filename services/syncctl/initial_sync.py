@@ -1,0 +1,258 @@
+"""`syncctl initial-sync`: copy the current Shopbox items and stock into Rackbeat, once.
+
+It runs item-mapper's own apply code (services/item_mapper/to_rackbeat.py, stock_copy.py) in
+this process and publishes the resulting SKU bindings to `items.bindings.v1`, the stream the
+other services read. Why not publish snapshots for item-mapper to apply (DESIGN.md section 2):
+the initial sync must work whatever SYNC_ITEM_MASTER says and without item-mapper running; the
+stock copy is a one-off that must not sit in a replayable compacted topic (a replay months later
+would reset Rackbeat stock to setup-day figures); and a progress bar and `--dry-run` need each
+item's outcome as it happens. The API calls are the same, so the rate limit bounds both designs.
+
+Idempotent and resumable by compare-before-write: Rackbeat is read in bulk first (all products
+and variations, about one call per 1000 products), only differing fields and stock figures are
+written, and variations have deterministic names, so a re-run after a crash or Ctrl-C picks up
+where the last one stopped, and a run with nothing left to do makes no writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from schemas.items import ProductSnapshot
+from schemas.topics import Topics
+from services.clients.shopbox import InventoryRow
+from services.common.kafka import make_broker
+from services.common.settings import KafkaSettings, RackbeatSettings, ShopboxSettings, SyncSettings
+from services.common.views import BindingsView
+from services.item_mapper.bindings import BindingPublisher
+from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
+from services.item_mapper.rules import PriceRules, duplicate_skus, shopbox_snapshot
+from services.item_mapper.settings import ItemMapperSettings
+from services.item_mapper.stock_copy import (
+    StockByRef,
+    StockWrite,
+    copy_stock,
+    stock_by_location,
+    stock_targets,
+)
+from services.item_mapper.to_rackbeat import Outcome, RackbeatCatalog, RackbeatWriter
+
+console = Console()
+SOURCE = "syncctl/initial-sync"
+
+
+@dataclass
+class SyncReport:
+    actions: Counter[str] = field(default_factory=Counter)
+    outcomes: list[Outcome] = field(default_factory=list)
+    stock_writes: list[StockWrite] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bindings_published: int = 0
+    seconds: float = 0.0
+
+    @property
+    def writes(self) -> int:
+        return sum(o.writes for o in self.outcomes) + len(self.stock_writes)
+
+
+@dataclass
+class InitialSync:
+    shopbox: ItemsShopboxClient
+    rackbeat: ItemsRackbeatClient
+    sync: SyncSettings
+    prices: PriceRules
+    group: int
+    publisher: BindingPublisher | None
+    dry_run: bool = False
+    concurrency: int = 8
+
+    async def load(self) -> tuple[list[ProductSnapshot], StockByRef, list[str]]:
+        products = [shopbox_snapshot(p) async for p in self.shopbox.iter_products(per_page=500)]
+        rows: dict[str, list[InventoryRow]] = {}
+        for branch in await self.shopbox.branches():
+            rows[branch.uid] = [
+                row async for row in self.shopbox.iter_stock(branch.uid, per_page=1000)
+            ]
+        stock, unmapped = stock_by_location(rows, self.sync.branch_locations)
+        return products, stock, unmapped
+
+    async def run(
+        self,
+        products: list[ProductSnapshot],
+        stock: StockByRef,
+        on_done: Callable[[Outcome], None] = lambda _: None,
+    ) -> SyncReport:
+        report = SyncReport()
+        started = time.monotonic()
+        catalog = RackbeatCatalog(self.rackbeat)
+        await catalog.preload()
+        writer = RackbeatWriter(
+            self.rackbeat, catalog, self.prices, group=self.group, dry_run=self.dry_run
+        )
+        duplicates = duplicate_skus(products)
+        locations = sorted(set(self.sync.branch_locations.values()))
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(snapshot: ProductSnapshot) -> None:
+            async with gate:
+                outcome = await writer.apply(snapshot, duplicates)
+                if self.publisher is not None:
+                    report.bindings_published += await self.publisher.publish(
+                        outcome.bindings, source=SOURCE
+                    )
+                targets, notes = stock_targets(snapshot, outcome, stock, locations)
+                report.notes.extend(notes)
+                report.stock_writes += await copy_stock(
+                    self.rackbeat, targets, fresh=outcome.fresh, dry_run=self.dry_run
+                )
+            report.outcomes.append(outcome)
+            report.actions[outcome.action] += 1
+            on_done(outcome)
+
+        await asyncio.gather(*(one(p) for p in sorted(products, key=lambda p: p.product_id)))
+        report.seconds = time.monotonic() - started
+        return report
+
+
+def refuse_direction(source: str) -> None:
+    if source != "shopbox":
+        console.print(
+            f"[red]initial-sync --from {source} is not possible.[/red] The initial sync copies "
+            "Shopbox items and stock INTO Rackbeat, once, at setup; it cannot go the other way "
+            "(Shopbox's integration article says so). To keep Shopbox following Rackbeat, set "
+            "SYNC_ITEM_MASTER=rackbeat and let item-mapper sync edits as they happen."
+        )
+        raise typer.Exit(2)
+
+
+def initial_sync(
+    source: str = typer.Option("shopbox", "--from", help="Only 'shopbox' is allowed."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what would change; write nothing."
+    ),
+    concurrency: int | None = typer.Option(
+        None, help="Products in parallel (rate limit still holds)."
+    ),
+) -> None:
+    """Copy current Shopbox items and stock per branch into Rackbeat (idempotent, resumable)."""
+    refuse_direction(source)
+    try:
+        report = asyncio.run(_run(dry_run=dry_run, concurrency=concurrency))
+    except KeyboardInterrupt:
+        console.print(
+            "[yellow]Interrupted.[/yellow] Run it again to finish: it skips what is done."
+        )
+        raise typer.Exit(130) from None
+    print_report(report, dry_run=dry_run)
+
+
+async def _run(*, dry_run: bool, concurrency: int | None) -> SyncReport:
+    kafka, sync, own = KafkaSettings(), SyncSettings(), ItemMapperSettings()
+    shopbox_settings, rackbeat_settings = ShopboxSettings(), RackbeatSettings()
+    shopbox = ItemsShopboxClient(
+        shopbox_settings.base_url,
+        shopbox_settings.api_token.get_secret_value(),
+        requests_per_minute=shopbox_settings.requests_per_minute,
+    )
+    rackbeat = ItemsRackbeatClient(
+        rackbeat_settings.base_url,
+        rackbeat_settings.api_token,
+        requests_per_minute=rackbeat_settings.requests_per_minute,
+    )
+    prices = PriceRules(
+        sync.vat_percent, shopbox_settings.prices_include_vat, rackbeat_settings.prices_include_vat
+    )
+    broker = view = None
+    try:
+        if not dry_run:
+            topic = Topics(kafka.topic_namespace).bindings
+            broker = make_broker(kafka, client_id="syncctl-initial-sync")
+            await broker.start()
+            view = BindingsView(kafka, topic)
+            await view.start()
+            await view.wait_caught_up()
+        job = InitialSync(
+            shopbox,
+            rackbeat,
+            sync,
+            prices,
+            own.rackbeat_group,
+            BindingPublisher(broker, Topics(kafka.topic_namespace).bindings, view)
+            if broker
+            else None,
+            dry_run=dry_run,
+            concurrency=concurrency or own.initial_sync_concurrency,
+        )
+        with console.status("Reading Shopbox products and stock..."):
+            products, stock, unmapped = await job.load()
+        if unmapped:
+            console.print(
+                f"[yellow]Stock of branches {', '.join(unmapped)} is not copied:[/yellow] "
+                "they have no Rackbeat location in SYNC_BRANCH_LOCATIONS."
+            )
+        with Progress(
+            TextColumn("[bold]initial sync"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("", total=len(products))
+            actions: Counter[str] = Counter()
+
+            def done(outcome: Outcome) -> None:
+                actions[outcome.action] += 1
+                summary = " ".join(f"{k} {v}" for k, v in sorted(actions.items()))
+                progress.update(task, advance=1, description=summary)
+
+            report = await job.run(products, stock, done)
+        report.notes[:0] = [f"branch {b} has no Rackbeat location" for b in unmapped]
+        return report
+    finally:
+        if view is not None:
+            await view.stop()
+        if broker is not None:
+            await broker.stop()
+        await shopbox.aclose()
+        await rackbeat.aclose()
+
+
+def print_report(report: SyncReport, *, dry_run: bool) -> None:
+    verb = "would" if dry_run else "did"
+    if dry_run:
+        for outcome in sorted(report.outcomes, key=lambda o: o.product_id):
+            if outcome.action in ("created", "updated"):
+                console.print(
+                    f"{'create' if outcome.action == 'created' else 'update'} "
+                    f"{outcome.item_number}: {', '.join(outcome.changes)}"
+                )
+        for write in report.stock_writes:
+            t = write.target
+            console.print(f"stock {t.sku} at location {t.location}: {write.before} -> {t.quantity}")
+    for outcome in report.outcomes:
+        if outcome.action == "skipped":
+            console.print(
+                f"[yellow]skip[/yellow] Shopbox product {outcome.product_id}: {outcome.reason}"
+            )
+    for note in report.notes:
+        console.print(f"[yellow]note[/yellow] {note}")
+    table = Table(title=f"Initial sync ({'dry run' if dry_run else 'done'})")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for action in ("created", "updated", "unchanged", "skipped"):
+        table.add_row(f"products {action}", str(report.actions[action]))
+    table.add_row(f"stock figures {verb} write", str(len(report.stock_writes)))
+    table.add_row(f"Rackbeat writes {verb} make", str(report.writes))
+    table.add_row("bindings published", str(report.bindings_published))
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    console.print(table)

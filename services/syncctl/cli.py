@@ -17,12 +17,14 @@ from rich.table import Table
 from schemas.topics import all_specs, ensure_topics
 from services.common.kafka import client_kwargs
 from services.common.settings import KafkaSettings
+from services.syncctl.dead_letters import dlq_app
 from services.syncctl.initial_sync import initial_sync
 from services.syncctl.offsets import ReplayRefused, dead_letter_depths, group_lags, replay
 
 app = typer.Typer(help="Operate the Shopbox <-> Rackbeat sync.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 app.command("initial-sync")(initial_sync)
 

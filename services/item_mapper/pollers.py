@@ -1,0 +1,87 @@
+"""Follow the master side's products and publish a snapshot when the synced fields changed.
+
+Neither side pushes product changes we can rely on (Shopbox has no product webhooks as far as
+we know; Rackbeat's product.created/updated names are UNCONFIRMED), so both are polled with an
+updated-since filter. The last published snapshot per product is the comparison base (replayed
+from the compacted products topic at start), so a touch that changes no synced field, such as
+Rackbeat bumping `updated_at` on a stock move, publishes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from schemas.envelope import deterministic_id, utcnow
+from schemas.items import ProductChanged, ProductSnapshot
+from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
+from services.item_mapper.rules import rackbeat_snapshot, shopbox_snapshot
+
+Publish = Callable[[ProductChanged], Awaitable[None]]
+
+
+def product_event(snapshot: ProductSnapshot, source: str) -> ProductChanged:
+    return ProductChanged(
+        event_id=deterministic_id(snapshot.system, "product", snapshot.model_dump_json()),
+        occurred_at=utcnow(),
+        source=source,
+        payload=snapshot,
+    )
+
+
+class SnapshotPublisher:
+    """Publishes a snapshot only when it differs from the last one published for that id."""
+
+    def __init__(self, publish: Publish, source: str, known: dict[str, ProductSnapshot]) -> None:
+        self._publish = publish
+        self._source = source
+        self.known = known
+        self.published = 0
+
+    async def offer(self, snapshot: ProductSnapshot) -> bool:
+        if self.known.get(snapshot.product_id) == snapshot:
+            return False
+        await self._publish(product_event(snapshot, self._source))
+        self.known[snapshot.product_id] = snapshot
+        self.published += 1
+        return True
+
+
+class ShopboxPoller:
+    def __init__(self, client: ItemsShopboxClient, out: SnapshotPublisher) -> None:
+        self.client = client
+        self.out = out
+        self.cursor: int | None = None
+        self.last_poll_at: datetime | None = None
+
+    async def poll_once(self) -> int:
+        """One pass over products changed since the last pass (all of them on the first)."""
+        changed, newest = 0, self.cursor
+        async for product in self.client.iter_products(updated_since=self.cursor, per_page=500):
+            changed += await self.out.offer(shopbox_snapshot(product))
+            if product.updated_at is not None:
+                newest = max(newest or 0, product.updated_at)
+        self.cursor, self.last_poll_at = newest, utcnow()
+        return changed
+
+
+class RackbeatPoller:
+    def __init__(self, client: ItemsRackbeatClient, out: SnapshotPublisher) -> None:
+        self.client = client
+        self.out = out
+        self.cursor: datetime | None = None
+        self.last_poll_at: datetime | None = None
+
+    async def poll_once(self) -> int:
+        changed, newest = 0, self.cursor
+        async for product in self.client.iter_products(updated_since=self.cursor, page_size=1000):
+            variation = (
+                await self.client.get_variation(product.variation_id)
+                if product.variation_id is not None
+                else None
+            )
+            changed += await self.out.offer(rackbeat_snapshot(product, variation))
+            if product.updated_at is not None:
+                newest = max(newest, product.updated_at) if newest else product.updated_at
+        self.cursor, self.last_poll_at = newest, utcnow()
+        return changed

@@ -78,27 +78,28 @@ def dead_letter_topics(namespace: str, source: str | None) -> list[str]:
     return [f"{namespace}{s.name}" for s in all_specs() if s.name.endswith(".dlq")]
 
 
-async def _topic_exists(kafka: KafkaSettings, topic: str) -> bool:
+async def _partitions(kafka: KafkaSettings, topic: str) -> list[int]:
+    """The topic's partitions, or none if it does not exist (asked through the admin client:
+    asking a consumer about a missing topic may auto-create it)."""
     admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     try:
-        return topic in await admin.list_topics()
+        if topic not in await admin.list_topics():
+            return []
+        (description,) = await admin.describe_topics([topic])
     finally:
         await admin.close()
+    return sorted(p["partition"] for p in description.get("partitions", []))
 
 
 async def read_topic(kafka: KafkaSettings, topic: str) -> list[DeadLetter]:
-    """Every record on `topic` from the start to its current end (none if it does not exist).
-    Existence is checked first: asking a consumer about a missing topic may auto-create it."""
-    if not await _topic_exists(kafka, topic):
+    """Every record on `topic` from the start to its current end (none if it does not exist)."""
+    partitions = await _partitions(kafka, topic)
+    if not partitions:
         return []
     consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -134,7 +135,7 @@ async def redriven_positions(kafka: KafkaSettings, dlq_topic: str) -> set[str]:
 
 
 async def _ensure_redrive_log(kafka: KafkaSettings, topic: str) -> None:
-    if await _topic_exists(kafka, topic):
+    if await _partitions(kafka, topic):
         return
     admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()

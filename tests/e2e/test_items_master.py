@@ -158,7 +158,8 @@ async def test_rackbeat_master_edits_arrive_in_shopbox_and_variant_items_are_ski
 
     # The variant item is skipped with a reason and never created in Shopbox.
     async def skipped_reported() -> bool:
-        return (await status_of(service))["items"].get("skipped", 0) >= 1
+        skipped: int = (await status_of(service))["items"].get("skipped", 0)
+        return skipped >= 1
 
     await eventually(skipped_reported, timeout=10)
     assert find("RB-SHIRT") is None

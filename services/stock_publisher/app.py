@@ -114,6 +114,13 @@ def build() -> Service:
     )
 
     async def load_tables() -> None:
+        try:
+            await _load_tables()
+        except Exception:
+            log.exception("start-up failed: tables or webhook registration")
+            raise
+
+    async def _load_tables() -> None:
         if not sync.stock_enabled:
             log.warning("stock sync is off (SYNC_STOCK_ENABLED=false): nothing is pushed")
             return

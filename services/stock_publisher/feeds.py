@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from schemas.envelope import utcnow
@@ -48,14 +49,9 @@ class SalesFollower:
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(**client_kwargs(self._kafka), enable_auto_commit=False)
         await consumer.start()
-        await consumer.topics()  # fills the metadata cache partitions_for_topic reads
         partitions = [
-            TopicPartition(self._topic, p)
-            for p in sorted(consumer.partitions_for_topic(self._topic) or ())
+            TopicPartition(self._topic, p) for p in await _partitions(self._kafka, self._topic)
         ]
-        if not partitions:
-            await consumer.stop()
-            raise RuntimeError(f"topic {self._topic} does not exist")
         consumer.assign(partitions)
         start = _millis(utcnow() - self._lookback)
         found = await consumer.offsets_for_times(dict.fromkeys(partitions, start))
@@ -92,6 +88,18 @@ class SalesFollower:
                 if all(pos >= end for pos, end in zip(positions, ends.values(), strict=True)):
                     self.caught_up.set()
                     log.info("recent sales loaded", baskets=len(self._pending))
+
+
+async def _partitions(kafka: KafkaSettings, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if description.get("error_code") or not description.get("partitions"):
+        raise RuntimeError(f"topic {topic} does not exist")
+    return sorted(p["partition"] for p in description["partitions"])
 
 
 def _millis(moment: datetime) -> int:

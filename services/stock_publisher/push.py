@@ -80,6 +80,8 @@ class Pusher:
         self._clock = clock
         self._consumer: AIOKafkaConsumer | None = None
         self._committed: dict[TopicPartition, int] = {}
+        self._snapshots: dict[str, tuple[float, dict[tuple[str, str | None], Decimal]]] = {}
+        self.snapshot_ttl_s = 5.0
 
     @property
     def group_id(self) -> str:
@@ -145,7 +147,7 @@ class Pusher:
         due = self.buffer.due(self._clock())
         if not due:
             return
-        current: dict[str, dict[tuple[str, str | None], Decimal]] = {}
+        current = self._fresh_snapshots()
         for key, entry in due:
             try:
                 await self._apply(entry, current)
@@ -156,6 +158,7 @@ class Pusher:
                     log.warning(
                         "shopbox write failed; retrying", key=key, in_s=wait, error=str(exc)
                     )
+                    self._snapshots.clear()
                     current.clear()
                     continue
                 self._counters["write_failures"] += 1
@@ -192,6 +195,7 @@ class Pusher:
                     (row.product_uid, row.product_variance): row.quantity
                     async for row in self._shopbox.iter_stock(place.branch)
                 }
+                self._snapshots[place.branch] = (self._clock(), current[place.branch])
             before = current[place.branch].get((place.product, place.variant))
             if before is not None and before == target.quantity:
                 self._counters["writes_skipped_equal"] += 1
@@ -202,6 +206,16 @@ class Pusher:
             current[place.branch][(place.product, place.variant)] = target.quantity
             self._counters["writes"] += 1
             await self._record(place, target.quantity, before, event)
+
+    def _fresh_snapshots(self) -> dict[str, dict[tuple[str, str | None], Decimal]]:
+        """Shopbox's stock per branch as last read (and since written by us), while younger
+        than `snapshot_ttl_s`: one branch listing per few seconds instead of one per flush."""
+        now = self._clock()
+        return {
+            branch: values
+            for branch, (read_at, values) in self._snapshots.items()
+            if now - read_at < self.snapshot_ttl_s
+        }
 
     def _places(self, item: str, location: int) -> list[Place]:
         binding = self._bindings.by_rackbeat(item, None)

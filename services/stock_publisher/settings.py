@@ -27,11 +27,9 @@ class StockSettings(BaseSettings):
     )
     poll_interval_s: float = Field(30.0, gt=0, description="changed-since poll of Rackbeat items")
     full_sweep_interval_s: float = Field(900.0, gt=0, description="read every item's stock")
-    read_debounce_s: float = Field(
-        0.25, ge=0, description="gather webhooks per item before reading"
-    )
-    push_quiet_s: float = Field(0.3, ge=0, description="write once a key has been quiet this long")
-    push_max_delay_s: float = Field(2.0, gt=0, description="...or at the latest this long after")
+    read_debounce_s: float = Field(0.5, ge=0, description="gather webhooks per item before reading")
+    push_quiet_s: float = Field(0.5, ge=0, description="write once a key has been quiet this long")
+    push_max_delay_s: float = Field(3.0, gt=0, description="...or at the latest this long after")
     sales_lookback_hours: float = Field(
         48.0, gt=0, description="how far back unabsorbed Shopbox sales are read on start"
     )

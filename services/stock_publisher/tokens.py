@@ -111,7 +111,7 @@ class WebhookTokens:
             await broker.publish(json.dumps(raw).encode(), topic, key=self.callback_url.encode())
             await _wait_for(self._view, self.callback_url, hook.id)
         self.state = f"registered (webhook {hook.id})"
-        log.info("webhook registered", event=EVENT, url=self.callback_url, id=hook.id)
+        log.info("webhook registered", hook_event=EVENT, url=self.callback_url, id=hook.id)
 
     async def stop(self) -> None:
         if self._view:

@@ -99,8 +99,8 @@ async def test_converges_through_shopbox_faults_and_a_crash(
     kafka_admin: AIOKafkaAdminClient,
 ) -> None:
     world = await prepare(
-        shopbox_sim: ShopboxSim,
-        rackbeat_sim: RackbeatSim,
+        shopbox_sim,
+        rackbeat_sim,
         kafka_bootstrap,
         topic_namespace,
         items=20,

@@ -54,11 +54,10 @@ def catalog_names(namespace: str) -> set[str]:
 def status() -> None:
     """Consumer lag per group and topic, and how many records wait in each dead-letter topic."""
     kafka = KafkaSettings()
-    lags = asyncio.run(group_lags(kafka))
+    lags = asyncio.run(group_lags(kafka, catalog_names(kafka.topic_namespace)))
     table = Table("group", "topic", "committed", "end", "lag", title="Consumer lag")
     for row in lags:
-        if row.topic in catalog_names(kafka.topic_namespace):
-            table.add_row(row.group, row.topic, str(row.committed), str(row.end), str(row.lag))
+        table.add_row(row.group, row.topic, str(row.committed), str(row.end), str(row.lag))
     console.print(table)
     depths = asyncio.run(dead_letter_depths(kafka))
     letters = Table("dead-letter topic", "records", title="Dead letters (syncctl dlq list)")

@@ -64,8 +64,8 @@ async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[Top
     ]
 
 
-async def group_lags(kafka: KafkaSettings) -> list[GroupLag]:
-    """Committed offset and end offset per consumer group and topic."""
+async def group_lags(kafka: KafkaSettings, topics: set[str]) -> list[GroupLag]:
+    """Committed offset and end offset per consumer group, for the given topics only."""
     admin = await _admin(kafka)
     try:
         groups = [
@@ -75,7 +75,8 @@ async def group_lags(kafka: KafkaSettings) -> list[GroupLag]:
         committed: dict[tuple[str, TopicPartition], int] = {}
         for group in groups:
             for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
-                committed[(group, tp)] = meta.offset
+                if tp.topic in topics:
+                    committed[(group, tp)] = meta.offset
     finally:
         await admin.close()
     ends = await _end_offsets(kafka, sorted({tp for _, tp in committed}))

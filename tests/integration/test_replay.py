@@ -24,7 +24,7 @@ async def broker(kafka_bootstrap: str) -> AsyncIterator[KafkaBroker]:
 
 
 async def lag_of(kafka: KafkaSettings, group: str, topic: str) -> int | None:
-    rows = [r for r in await group_lags(kafka) if r.group == group and r.topic == topic]
+    rows = [r for r in await group_lags(kafka, {topic}) if r.group == group and r.topic == topic]
     return rows[0].lag if rows else None
 
 

@@ -8,6 +8,18 @@ from dataclasses import dataclass, field
 
 DEMO_SEED = "infra/simulators/fixtures/demo_shop.json"
 
+# What `make run` adds when it runs against the simulators (never with real APIs): the demo
+# shop's branches 1 and 2 map to Rackbeat locations 1 and 2, both simulators push webhooks to the
+# services, and the simulated Rackbeat limit is raised so the demo's initial sync takes seconds
+# instead of a minute (the real 480/min stays the default everywhere else).
+DEMO_ENV: dict[str, str] = {
+    "SYNC_BRANCH_LOCATIONS": '{"1": 1, "2": 2}',
+    "RACKBEAT_REQUESTS_PER_MINUTE": "6000",
+    "RACKBEAT_SIM_RATE_LIMIT": "6000",
+    "SHOPBOX_SIM_WEBHOOK_URL": "http://127.0.0.1:8001/webhooks/shopbox",
+    "STOCK_PUBLIC_URL": "http://127.0.0.1:8003",
+}
+
 
 @dataclass(frozen=True)
 class Process:
@@ -18,6 +30,7 @@ class Process:
     env: dict[str, str] = field(default_factory=dict)
 
     def argv(self, python: str = "python") -> list[str]:
+        """The command line; the compose file runs exactly this (test_compose_file.py)."""
         return [python, "-m", self.module, *self.args]
 
 

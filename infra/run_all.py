@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from infra.processes import SERVICES, SIMULATORS, Process
+from infra.processes import DEMO_ENV, SERVICES, SIMULATORS, Process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,8 +28,8 @@ def _pump(name: str, stream: object) -> None:
         sys.stdout.flush()
 
 
-def _start(proc: Process) -> subprocess.Popen[str]:
-    env = {**os.environ, "HTTP_PORT": str(proc.port), **proc.env}
+def _start(proc: Process, extra_env: dict[str, str]) -> subprocess.Popen[str]:
+    env = {**os.environ, **extra_env, "HTTP_PORT": str(proc.port), **proc.env}
     child = subprocess.Popen(  # noqa: S603 - argv from our own process table
         proc.argv(sys.executable),
         cwd=REPO,
@@ -79,11 +79,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
 
-    wanted = ([] if args.no_simulators else list(SIMULATORS)) + list(SERVICES)
+    demo = not args.no_simulators
+    extra_env = DEMO_ENV if demo else {}
+    wanted = (list(SIMULATORS) if demo else []) + list(SERVICES)
     children: list[tuple[Process, subprocess.Popen[str]]] = []
     try:
         for proc in wanted:
-            child = _start(proc)
+            if proc is SERVICES[0] and demo and not _initial_sync(extra_env):
+                return 1
+            child = _start(proc, extra_env)
             children.append((proc, child))
             path = "/_control/faults" if proc in SIMULATORS else "/health/live"
             if not _wait_http(f"http://127.0.0.1:{proc.port}{path}", child):
@@ -100,6 +104,23 @@ def main() -> int:
         return 0
     finally:
         _stop(children)
+
+
+def _initial_sync(extra_env: dict[str, str]) -> bool:
+    """The demo's set-up step, as a merchant would run it once: copy the demo shop's items and
+    stock into the (empty, in-memory) Rackbeat simulator before the services start."""
+    print("demo: copying the Shopbox demo shop into Rackbeat (syncctl initial-sync)", flush=True)
+    for command in (["topics", "create"], ["initial-sync"]):
+        done = subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "services.syncctl", *command],
+            cwd=REPO,
+            env={**os.environ, **extra_env},
+            check=False,
+        )
+        if done.returncode != 0:
+            print(f"syncctl {' '.join(command)} failed ({done.returncode})", flush=True)
+            return False
+    return True
 
 
 def _print_where_to_look(processes: list[Process]) -> None:

@@ -58,6 +58,10 @@ def configure_logging(service: str, settings: LogSettings | None = None) -> None
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("aiokafka").addFilter(_drop_connect_noise)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # One line per API call drowns what matters; failures are logged by our clients anyway.
+    logging.getLogger("httpx").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    )
 
 
 def _drop_connect_noise(record: logging.LogRecord) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import uvicorn
@@ -29,7 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--seed", type=Path, help="seed JSON (see infra/simulators/rackbeat/seed.py)"
     )
-    parser.add_argument("--rate-limit", type=int, default=480, help="requests/minute per token")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=int(os.environ.get("RACKBEAT_SIM_RATE_LIMIT", "480")),
+        help="requests/minute per token (default $RACKBEAT_SIM_RATE_LIMIT or 480)",
+    )
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500")
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument(
@@ -52,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=json.loads(args.seed.read_text(encoding="utf-8")) if args.seed else None,
     )
     app, _ = create_app(config)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
 
 
 if __name__ == "__main__":

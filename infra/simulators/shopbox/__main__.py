@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import time
 from pathlib import Path
 
 import uvicorn
@@ -23,7 +25,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=Path, default=DEMO_SHOP, help="fixture JSON to load")
     parser.add_argument("--empty", action="store_true", help="start without any seed")
-    parser.add_argument("--webhook-url", help="push basket events to this URL")
+    parser.add_argument(
+        "--webhook-url",
+        default=os.environ.get("SHOPBOX_SIM_WEBHOOK_URL") or None,
+        help="push basket events to this URL (default $SHOPBOX_SIM_WEBHOOK_URL)",
+    )
+    parser.add_argument(
+        "--first-basket-uid",
+        type=int,
+        # Real basket uids never repeat; a restarted simulator must not reuse earlier ones,
+        # or a pipeline whose Kafka history outlives the simulator would see old sales again.
+        default=int(time.time() * 1000),
+        help="uid of the first basket rung up (default: derived from the clock)",
+    )
     parser.add_argument("--webhook-secret", help="sent as ?shopbox_hook_id=<secret>")
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--latency-ms", type=int, default=0)
@@ -50,6 +64,7 @@ def config_from(args: argparse.Namespace) -> ShopboxConfig:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     app, state = create_app(config_from(args))
+    state.shop.next_basket_uid = args.first_basket_uid
     print(
         f"Shopbox simulator on http://{args.host}:{args.port}/api/v3 "
         f"({len(state.shop.products)} products, {len(state.shop.branches)} branches)"

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -75,6 +76,27 @@ def client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
             "sasl_plain_password": settings.sasl_password.get_secret_value(),
         }
     return kwargs
+
+
+async def topic_partitions(settings: KafkaSettings, topic: str) -> list[int]:
+    """The topic's partition numbers, or [] when it does not exist. Asked through the admin
+    client: asking a consumer about a missing topic can auto-create it on some brokers."""
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            return []
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for p in description.get("partitions", []))
+
+
+async def existing_partitions(settings: KafkaSettings, topic: str) -> list[int]:
+    partitions = await topic_partitions(settings, topic)
+    if not partitions:
+        raise RuntimeError(f"topic {topic} does not exist")
+    return partitions
 
 
 def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:

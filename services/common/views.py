@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.items import Binding, BindingChanged
-from services.common.kafka import client_kwargs
+from services.common.kafka import client_kwargs, existing_partitions
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
 
@@ -65,7 +64,8 @@ class CompactedView(Generic[T]):
         consumer = AIOKafkaConsumer(**client_kwargs(self._kafka), enable_auto_commit=False)
         await consumer.start()
         partitions = [
-            TopicPartition(self.topic, p) for p in await _partitions(self._kafka, self.topic)
+            TopicPartition(self.topic, p)
+            for p in await existing_partitions(self._kafka, self.topic)
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -119,18 +119,6 @@ class CompactedView(Generic[T]):
             self._values[key] = new
         if self._on_change:
             self._on_change(key, new)
-
-
-async def _partitions(kafka: KafkaSettings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if description.get("error_code") or not description.get("partitions"):
-        raise RuntimeError(f"topic {topic} does not exist")
-    return sorted(p["partition"] for p in description["partitions"])
 
 
 class BindingsView(CompactedView[BindingChanged]):

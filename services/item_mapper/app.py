@@ -133,7 +133,7 @@ def build() -> Service:
     reliable_subscriber(
         broker,
         products_topic,
-        group_id=f"{NAME}.{master}-master",
+        group_id=f"{kafka.topic_namespace}{NAME}.{master}-master",
         model=ProductChanged,
         retry=RetrySettings(),
         handler=handle,

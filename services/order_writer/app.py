@@ -71,7 +71,7 @@ def build() -> Service:
     reliable_subscriber(
         broker,
         topics.sales,
-        group_id=settings.group_id,
+        group_id=settings.group_id or f"{kafka.topic_namespace}{NAME}",
         model=sales_event_adapter,
         retry=RetrySettings(),
         handler=handle,

@@ -13,7 +13,9 @@ class OrderWriterSettings(BaseSettings):
         env_prefix="ORDER_WRITER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    group_id: str = Field("order-writer", description="consumer group on shopbox.sales.v1")
+    group_id: str | None = Field(
+        None, description="consumer group on shopbox.sales.v1; default <namespace>order-writer"
+    )
     cash_customer_number: int = Field(1, description="Rackbeat customer every sale is booked on")
     order_state: Literal["booked", "draft"] = Field(
         "booked", description="booked reserves stock at once; draft waits for a person"

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from schemas.envelope import utcnow
 from schemas.sales import sales_event_adapter
-from services.common.kafka import client_kwargs
+from services.common.kafka import client_kwargs, existing_partitions
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
 from services.stock_publisher.pending import PendingSales
@@ -50,7 +49,8 @@ class SalesFollower:
         consumer = AIOKafkaConsumer(**client_kwargs(self._kafka), enable_auto_commit=False)
         await consumer.start()
         partitions = [
-            TopicPartition(self._topic, p) for p in await _partitions(self._kafka, self._topic)
+            TopicPartition(self._topic, p)
+            for p in await existing_partitions(self._kafka, self._topic)
         ]
         consumer.assign(partitions)
         start = _millis(utcnow() - self._lookback)
@@ -88,18 +88,6 @@ class SalesFollower:
                 if all(pos >= end for pos, end in zip(positions, ends.values(), strict=True)):
                     self.caught_up.set()
                     log.info("recent sales loaded", baskets=len(self._pending))
-
-
-async def _partitions(kafka: KafkaSettings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if description.get("error_code") or not description.get("partitions"):
-        raise RuntimeError(f"topic {topic} does not exist")
-    return sorted(p["partition"] for p in description["partitions"])
 
 
 def _millis(moment: datetime) -> int:

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.topics import all_specs, dlq_name
-from services.common.kafka import client_kwargs
+from services.common.kafka import client_kwargs, topic_partitions
 from services.common.settings import KafkaSettings
 
 dlq_app = typer.Typer(
@@ -78,23 +78,9 @@ def dead_letter_topics(namespace: str, source: str | None) -> list[str]:
     return [f"{namespace}{s.name}" for s in all_specs() if s.name.endswith(".dlq")]
 
 
-async def _partitions(kafka: KafkaSettings, topic: str) -> list[int]:
-    """The topic's partitions, or none if it does not exist (asked through the admin client:
-    asking a consumer about a missing topic may auto-create it)."""
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-    await admin.start()
-    try:
-        if topic not in await admin.list_topics():
-            return []
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for p in description.get("partitions", []))
-
-
 async def read_topic(kafka: KafkaSettings, topic: str) -> list[DeadLetter]:
     """Every record on `topic` from the start to its current end (none if it does not exist)."""
-    partitions = await _partitions(kafka, topic)
+    partitions = await topic_partitions(kafka, topic)
     if not partitions:
         return []
     consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
@@ -135,7 +121,7 @@ async def redriven_positions(kafka: KafkaSettings, dlq_topic: str) -> set[str]:
 
 
 async def _ensure_redrive_log(kafka: KafkaSettings, topic: str) -> None:
-    if await _partitions(kafka, topic):
+    if await topic_partitions(kafka, topic):
         return
     admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()

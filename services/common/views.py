@@ -90,13 +90,24 @@ class CompactedView(Generic[T]):
         if all(offset == 0 for offset in ends.values()):
             self._caught_up.set()
         while True:
-            batch = await self._consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    self._apply(record.key.decode() if record.key else "", record.value)
-            if not self._caught_up.is_set() and await self._reached(ends):
-                self._caught_up.set()
-                log.info("table loaded", topic=self.topic, keys=len(self._values))
+            try:
+                await self._step(ends)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A table that silently stops following serves stale data: say so, keep going.
+                log.exception("table follow failed; retrying in 1 s", topic=self.topic)
+                await asyncio.sleep(1)
+
+    async def _step(self, ends: dict[TopicPartition, int]) -> None:
+        assert self._consumer is not None
+        batch = await self._consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            for record in records:
+                self._apply(record.key.decode() if record.key else "", record.value)
+        if not self._caught_up.is_set() and await self._reached(ends):
+            self._caught_up.set()
+            log.info("table loaded", topic=self.topic, keys=len(self._values))
 
     async def _reached(self, ends: dict[TopicPartition, int]) -> bool:
         assert self._consumer is not None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from services.clients.http import ApiError, redact
 from services.common.logging import configure_logging, get_logger
@@ -30,6 +32,14 @@ def test_settings_do_not_print_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.api_token.get_secret_value() == "rb-very-secret"
 
 
+@pytest.fixture
+def service_logging() -> Iterator[None]:
+    """configure_logging caches loggers bound to this test's captured stdout: undo it after."""
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.usefixtures("service_logging")
 def test_log_lines_redact_secret_keys_and_values(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("test", LogSettings(format="json"))
     get_logger("t").info(

@@ -17,7 +17,7 @@ from rich.table import Table
 from schemas.topics import all_specs, ensure_topics
 from services.common.kafka import client_kwargs
 from services.common.settings import KafkaSettings
-from services.syncctl.dead_letters import dlq_app
+from services.syncctl.dead_letters import dlq_app, redriven_positions
 from services.syncctl.initial_sync import initial_sync
 from services.syncctl.offsets import ReplayRefused, dead_letter_depths, group_lags, replay
 
@@ -60,10 +60,17 @@ def status() -> None:
         table.add_row(row.group, row.topic, str(row.committed), str(row.end), str(row.lag))
     console.print(table)
     depths = asyncio.run(dead_letter_depths(kafka))
-    letters = Table("dead-letter topic", "records", title="Dead letters (syncctl dlq list)")
+    redriven = asyncio.run(_redriven_counts(kafka, list(depths)))
+    letters = Table(
+        "dead-letter topic", "records", "waiting", title="Dead letters (syncctl dlq list)"
+    )
     for topic, depth in sorted(depths.items()):
-        letters.add_row(topic, str(depth))
+        letters.add_row(topic, str(depth), str(depth - redriven[topic]))
     console.print(letters)
+
+
+async def _redriven_counts(kafka: KafkaSettings, topics: list[str]) -> dict[str, int]:
+    return {topic: len(await redriven_positions(kafka, topic)) for topic in topics}
 
 
 @app.command("replay")

@@ -70,6 +70,9 @@ class Store:
     variations: dict[int, Variation] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
     stock: dict[tuple[str, int, VariantKey], StockLevel] = field(default_factory=dict)
+    # item number -> its keys in `stock`: totals per item without scanning every row (a
+    # 10,000-product shop made each product read O(catalogue)).
+    _stock_keys: dict[str, set[tuple[str, int, VariantKey]]] = field(default_factory=dict)
     customers: dict[int, Customer] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     shipments: list[Shipment] = field(default_factory=list)
@@ -112,16 +115,22 @@ class Store:
         return self.locations[min(self.locations)]
 
     def level(self, item: str, location: int, key: VariantKey = ()) -> StockLevel:
-        return self.stock.setdefault((item, location, key), StockLevel())
+        row_key = (item, location, key)
+        if row_key not in self.stock:
+            self.stock[row_key] = StockLevel()
+            self._stock_keys.setdefault(item, set()).add(row_key)
+        return self.stock[row_key]
 
     def totals(
         self, item: str, *, location: int | None = None, key: VariantKey | None = None
     ) -> StockLevel:
         """Sum of stock rows for an item, optionally one location and/or one variant."""
         total = StockLevel()
-        for (item_number, loc, variant), row in self.stock.items():
-            if item_number != item or location not in (None, loc) or key not in (None, variant):
+        for row_key in self._stock_keys.get(item, ()):
+            _, loc, variant = row_key
+            if location not in (None, loc) or key not in (None, variant):
                 continue
+            row = self.stock[row_key]
             total.stock += row.stock
             total.in_order += row.in_order
             total.purchased += row.purchased
@@ -279,8 +288,9 @@ class Store:
         del self.products[old]
         product.number = new_number
         self.products[new_number] = product
-        for item, loc, key in [k for k in self.stock if k[0] == old]:
+        for item, loc, key in self._stock_keys.pop(old, set()):
             self.stock[(new_number, loc, key)] = self.stock.pop((item, loc, key))
+            self._stock_keys.setdefault(new_number, set()).add((new_number, loc, key))
         for order in self.orders.values():
             for line in order.lines:
                 if line.item_number == old:

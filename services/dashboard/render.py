@@ -1,0 +1,211 @@
+"""The overview as one server-rendered HTML page: no scripts, a little inline CSS, and a meta
+refresh. Every value from Kafka or a service is escaped (keys and reasons are outside input).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from services.dashboard.overview import (
+    ORDERS_SYNCED,
+    STOCK_PUSHED,
+    ActivityRow,
+    DirectionView,
+    Overview,
+    ServiceCheck,
+    ago,
+)
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 0 1.5rem 2rem; color: #1d2327; }
+header { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; }
+h1 { font-size: 1.4rem; margin: 1rem 0 .5rem; } h2 { font-size: 1.2rem; margin: 0 0 .5rem; }
+h3 { font-size: 1rem; margin: 1rem 0 .3rem; }
+.muted { color: #646970; } code { font-size: 12px; background: #f0f0f1; padding: 1px 4px; }
+.tiles { display: flex; gap: 1rem; flex-wrap: wrap; margin: .5rem 0 1rem; }
+.tile { border-radius: 6px; padding: .6rem 1rem; min-width: 14rem; border: 2px solid;
+        color: inherit; text-decoration: none; }
+.ok { border-color: #00a32a; background: #edfaef; }
+.attention { border-color: #dba617; background: #fcf9e8; }
+.down { border-color: #d63638; background: #fcf0f1; }
+.badge { font-size: .8rem; padding: 1px 8px; border-radius: 9px; color: #fff; }
+.badge.ok, .badge.ready { background: #00a32a; } .badge.attention { background: #996800; }
+.badge.down, .badge.not-ready { background: #d63638; }
+section { border: 1px solid #dcdcde; border-left-width: 6px; border-radius: 6px;
+          padding: .8rem 1rem; margin-bottom: 1rem; background: #fff; }
+section.ok { border-left-color: #00a32a; } section.attention { border-left-color: #dba617; }
+section.down { border-left-color: #d63638; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #f0f0f1;
+         vertical-align: top; }
+th { font-weight: 600; color: #50575e; }
+.warn { color: #b32d2e; font-weight: 600; } .problems { margin: .3rem 0; color: #b32d2e; }
+.banner { background: #d63638; color: #fff; padding: .6rem 1rem; border-radius: 6px; }
+"""
+
+TITLES = {"sales": "Sales", "stock": "Stock", "items": "Items"}
+ACTIVITY_TOPICS = {"sales": ORDERS_SYNCED, "stock": STOCK_PUSHED}
+
+
+def render_page(overview: Overview, refresh_s: int) -> str:
+    now = overview.generated_at
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<meta http-equiv='refresh' content='{refresh_s}'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<title>Sync dashboard: Shopbox ⇄ Rackbeat</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<header><h1>Shopbox ⇄ Rackbeat sync</h1><span class='muted'>",
+        f"read {_clock(now)} · refreshes every {refresh_s} s · namespace ",
+        f"<code>{escape(overview.namespace or '(none)')}</code> · read-only; ",
+        "JSON: <a href='/api/overview'>/api/overview</a></span></header>",
+    ]
+    if overview.kafka_error:
+        parts.append(f"<p class='banner'>Kafka unreachable: {escape(overview.kafka_error)}</p>")
+    parts.append("<div class='tiles'>")
+    parts += [_tile(view, now) for view in overview.directions.values()]
+    parts.append("</div>")
+    parts += [_section(view, now) for view in overview.directions.values()]
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _clock(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _when(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "never"
+    return f"{ago((now - at).total_seconds())} <span class='muted'>({_clock(at)})</span>"
+
+
+def _tile(view: DirectionView, now: datetime) -> str:
+    waiting = sum(d.waiting for d in view.dead_letter_depths)
+    lag = sum(row.lag for row in view.lags)
+    lines = [
+        f"<b>{TITLES[view.name]}</b> <span class='badge {view.state}'>{view.state}</span>",
+        f"dead letters waiting: <b>{waiting}</b> · total lag: <b>{lag}</b>",
+    ]
+    if view.last_success_label:
+        lines.append(f"{view.last_success_label}: {_when(view.last_success_at, now)}")
+    return f"<a href='#{view.name}' class='tile {view.state}'>{'<br>'.join(lines)}</a>"
+
+
+def _section(view: DirectionView, now: datetime) -> str:
+    parts = [
+        f"<section id='{view.name}' class='{view.state}'>",
+        f"<h2>{TITLES[view.name]} <span class='badge {view.state}'>{view.state}</span></h2>",
+    ]
+    if view.problems:
+        items = "".join(f"<li>{escape(p)}</li>" for p in view.problems)
+        parts.append(f"<ul class='problems'>{items}</ul>")
+    if view.last_success_label:
+        parts.append(f"<p>{escape(view.last_success_label)}: {_when(view.last_success_at, now)}")
+        if view.last_success_per_branch:
+            per = ", ".join(
+                f"branch {escape(b)}: {ago((now - at).total_seconds())}"
+                for b, at in view.last_success_per_branch.items()
+            )
+            parts.append(f"<br><span class='muted'>per branch (recent records): {per}</span>")
+        parts.append("</p>")
+    parts += [
+        "<h3>Services</h3>",
+        _table(("service", "state", "why", "status"), [_service(c) for c in view.services]),
+        "<h3>Consumer lag</h3>",
+        _table(
+            ("group", "topic", "committed", "end", "lag"),
+            [
+                (
+                    escape(r.group),
+                    escape(r.topic),
+                    _num(r.committed),
+                    _num(r.end),
+                    _num(r.lag, warn=r.lag > 0),
+                )
+                for r in view.lags
+            ],
+            empty="no consumer group has committed offsets on this direction's topics",
+        ),
+        "<h3>Dead letters</h3>",
+        _table(
+            ("topic", "records", "waiting (not re-driven)"),
+            [
+                (escape(d.topic), _num(d.records), _num(d.waiting, warn=d.waiting > 0))
+                for d in view.dead_letter_depths
+            ],
+        ),
+    ]
+    if view.dead_letters:
+        parts += [
+            "<h3>Newest dead letters</h3>",
+            _table(
+                ("failed", "at", "key", "reason", "re-drive once fixed"),
+                [
+                    (
+                        _when(d.failed_at, now),
+                        escape(d.position),
+                        escape(d.key),
+                        escape(d.reason),
+                        "re-driven" if d.redriven else f"<code>{escape(d.command)}</code>",
+                    )
+                    for d in view.dead_letters
+                ],
+            ),
+        ]
+    if view.last_success_label:
+        parts += [
+            f"<h3>Recent activity ({ACTIVITY_TOPICS.get(view.name, '')})</h3>",
+            _table(
+                ("time", "what", "outcome", "detail"),
+                [_activity(row, now) for row in view.recent],
+                empty="no records yet",
+            ),
+        ]
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _service(check: ServiceCheck) -> tuple[str, ...]:
+    state = f"<span class='badge {check.state.replace(' ', '-')}'>{check.state}</span>"
+    name = f"{escape(check.name)}<br><span class='muted'>{escape(check.url)}</span>"
+    return name, state, escape("; ".join(check.reasons)), _status(check.status)
+
+
+def _status(status: dict[str, Any] | None) -> str:
+    if not status:
+        return "<span class='muted'>none</span>"
+    rows = [
+        f"{escape(key)}: {escape(_short(value))}"
+        for key, value in status.items()
+        if key not in {"service", "at"}
+    ]
+    return "<br>".join(rows)
+
+
+def _short(value: Any, limit: int = 140) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _activity(row: ActivityRow, now: datetime) -> tuple[str, ...]:
+    outcome = (
+        escape(row.outcome) if row.valid else f"<span class='warn'>{escape(row.outcome)}</span>"
+    )
+    return _when(row.at, now), escape(row.subject), outcome, escape(row.detail)
+
+
+def _num(value: int, warn: bool = False) -> str:
+    return f"<span class='warn'>{value}</span>" if warn else str(value)
+
+
+def _table(headers: tuple[str, ...], rows: Iterable[tuple[str, ...]], empty: str = "none") -> str:
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    if not body:
+        return f"<p class='muted'>{escape(empty)}</p>"
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -18,6 +18,7 @@ from schemas.topics import all_specs, ensure_topics
 from services.common.kafka import client_kwargs
 from services.common.settings import KafkaSettings
 from services.syncctl.dead_letters import dlq_app, redriven_positions
+from services.syncctl.drift import drift
 from services.syncctl.initial_sync import initial_sync
 from services.syncctl.offsets import ReplayRefused, dead_letter_depths, group_lags, replay
 
@@ -27,6 +28,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
 console = Console()
 app.command("initial-sync")(initial_sync)
+app.command("drift")(drift)
 
 
 @topics_app.command("create")

@@ -39,6 +39,8 @@ SERVICES: tuple[Process, ...] = (
     Process("order-writer", "services.order_writer", 8002),
     Process("stock-publisher", "services.stock_publisher", 8003),
     Process("item-mapper", "services.item_mapper", 8004),
+    # Read-only ops page; the other services' URLs default to 127.0.0.1:8001-8004 (DASHBOARD_*).
+    Process("dashboard", "services.dashboard", 8080),
 )
 
 # Optional consumers: not started by `make run`, deployed on demand (compose profile `audit`).

@@ -1,4 +1,5 @@
-"""Starts the simulators and the four services as child processes, in the foreground.
+"""Starts the simulators, the four services and the dashboard as child processes, in the
+foreground.
 
 Ctrl-C or SIGTERM stops the services first (SIGTERM, so in-flight records finish and commit),
 then the simulators. If a child dies on its own, everything is stopped and the exit code says so:
@@ -125,8 +126,9 @@ def _initial_sync(extra_env: dict[str, str]) -> bool:
 
 def _print_where_to_look(processes: list[Process]) -> None:
     lines = ["", "Everything is up. Where to look:"]
-    for proc in processes:
-        kind = "simulator" if proc in SIMULATORS else "service"
+    for proc in sorted(processes, key=lambda p: p.name != "dashboard"):  # the dashboard first
+        kind = "ops page" if proc.name == "dashboard" else "service"
+        kind = "simulator" if proc in SIMULATORS else kind
         lines.append(f"  {proc.name:<16} {kind:<10} http://127.0.0.1:{proc.port}")
     lines += [
         "  health: /health/ready on each service; status: .venv/bin/syncctl status",

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv run test lint typecheck pytest kafka-up kafka-down topics bench up down lock clean
 
 help:
-	@echo "make run         start Kafka, both simulators (demo shop) the four services and the dashboard (:8080); Ctrl-C stops all"
+	@echo "make run         start Kafka, both simulators (demo shop), the four services and the dashboard (:8080); Ctrl-C stops all"
 	@echo "make test        lint, type check and every test, against a real Kafka broker"
 	@echo "make bench       latency and throughput benchmarks (figures go into the README)"
 	@echo "make kafka-up    start the local Kafka broker (kept running); make kafka-down stops it"

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import re
+import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
+import structlog
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -35,7 +38,14 @@ from services.clients import shopbox as sb
 from services.clients.rackbeat import RackbeatClient
 from services.clients.shopbox import ShopboxClient
 from services.common.kafka import client_kwargs, topic_partitions
-from services.common.settings import KafkaSettings, RackbeatSettings, ShopboxSettings, SyncSettings
+from services.common.logging import configure_logging
+from services.common.settings import (
+    KafkaSettings,
+    LogSettings,
+    RackbeatSettings,
+    ShopboxSettings,
+    SyncSettings,
+)
 from services.common.views import BindingsView, CompactedView
 from services.item_mapper.rules import PriceRules
 from services.stock_publisher.levels import QuantityMode
@@ -316,15 +326,17 @@ async def rackbeat_levels(
         return levels
     for location in locations:
         for variant in await rackbeat.variant_stock(number, location=location):
-            for option in variant.options:
-                levels[(location, str(option.option_id))] = StockLevel(
-                    item_number=number,
-                    location_number=location,
-                    variation_option_id=str(option.option_id),
-                    stock_quantity=variant.stock_quantity,
-                    in_order_quantity=variant.in_order_quantity,
-                    available_quantity=variant.available_quantity,
-                )
+            if len(variant.options) != 1:
+                continue  # several variation types: no binding names such a row (one type maps)
+            option = variant.options[0]
+            levels[(location, str(option.option_id))] = StockLevel(
+                item_number=number,
+                location_number=location,
+                variation_option_id=str(option.option_id),
+                stock_quantity=variant.stock_quantity,
+                in_order_quantity=variant.in_order_quantity,
+                available_quantity=variant.available_quantity,
+            )
     return levels
 
 
@@ -497,6 +509,13 @@ def print_report(console: Console, report: DriftReport, config: DriftConfig) -> 
     console.print(verdict)
 
 
+def quiet_logs() -> None:
+    """Warnings and errors only, on stderr: stdout is the report (a --json consumer parses it)."""
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    configure_logging("syncctl", LogSettings(level="WARNING", format="console"))
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -521,6 +540,7 @@ def drift(
 ) -> None:
     """Compare Shopbox and Rackbeat (items, stock, sales) and label each difference with its
     probable cause. Read-only. Exit code 1 when a difference is unexplained."""
+    quiet_logs()
     now = utcnow()
     try:
         since_at = parse_since(since, now)

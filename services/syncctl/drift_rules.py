@@ -83,6 +83,13 @@ def show(value: object) -> str:
     return "(none)" if value is None or value == "" else str(value)
 
 
+def units(quantity: Decimal) -> str:
+    """Shopbox sends 35.0 where Rackbeat sends 35: print both alike."""
+    if quantity == quantity.to_integral_value():
+        return str(quantity.quantize(Decimal(1)))
+    return str(quantity.normalize())
+
+
 # ------------------------------------------------------------------------------------ items
 
 
@@ -236,14 +243,16 @@ def stock_difference(reading: StockSpotReading, mode: QuantityMode) -> Differenc
     if reading.shopbox == plain and reading.shopbox == expected:
         return None
     base = level.available_quantity if mode == "available" else level.stock_quantity
-    arithmetic = f"Rackbeat {mode} {base} - buffer {buffer} - pending {reading.pending}"
+    arithmetic = (
+        f"Rackbeat {mode} {units(base)} - buffer {units(buffer)} - pending {units(reading.pending)}"
+    )
     cause, why = _stock_cause(reading, mode, expected)
     return Difference(
         "stock",
         f"{reading.sku}@{reading.branch}",
         f"quantity (location {reading.location})",
-        show(expected),
-        show(reading.shopbox),
+        units(expected),
+        units(reading.shopbox),
         cause,
         f"{why} [{arithmetic}]",
     )
@@ -279,8 +288,12 @@ def _reasons(reading: StockSpotReading) -> str:
 
 
 def last_touched(basket: sb.Basket) -> datetime:
-    """Creation, or the last change (a cancellation) when Shopbox says when that was."""
-    if basket.updated_at is not None and basket.updated_at > basket.creation_time:
+    """Creation, or for a cancelled basket its last change (the cancellation), if known."""
+    if (
+        basket.canceled
+        and basket.updated_at is not None
+        and basket.updated_at > basket.creation_time
+    ):
         return datetime.fromtimestamp(basket.updated_at, tz=basket.created_at.tzinfo)
     return basket.created_at
 

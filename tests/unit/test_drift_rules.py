@@ -163,6 +163,14 @@ def test_difference_explained_by_pending_sales() -> None:
     assert (row.cause, row.expected, row.actual) == ("pending-sales", "8", "8")
 
 
+def test_quantities_print_alike_on_both_sides() -> None:
+    row = stock_difference(reading(0, level(35)), "available")
+    assert row is not None
+    assert (row.expected, row.actual) == ("35", "0")
+    fractional = StockSpotReading("BRD", "1", 1, Decimal("35.0"), level(30), variant=False)
+    assert stock_difference(fractional, "available").actual == "35"  # type: ignore[union-attr]
+
+
 def test_pending_from_a_dead_lettered_sale_is_labelled_dead_letter() -> None:
     row = stock_difference(
         reading(
@@ -237,6 +245,13 @@ def test_sales_labels() -> None:
     assert cause_of(facts(basket(), unbound=("BRD",))) == "unmapped"
     assert cause_of(facts(basket(), branch_unmapped=True)) == "unmapped"
     assert cause_of(facts(basket())) == "manual-edit-or-missed-event"
+
+
+def test_grace_counts_from_creation_unless_cancelled() -> None:
+    touched = int(NOW.timestamp()) - 10
+    assert cause_of(facts(basket(updated_at=touched))) == "manual-edit-or-missed-event"
+    recent_cancel = basket(canceled=True, updated_at=touched)
+    assert cause_of(facts(recent_cancel, outcome="created")) == "pending-sales"
 
 
 def test_a_missed_cancellation_is_drift_even_with_an_order() -> None:

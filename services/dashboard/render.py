@@ -37,12 +37,13 @@ h3 { font-size: 1rem; margin: 1rem 0 .3rem; }
 .badge.down, .badge.not-ready { background: #d63638; }
 section { border: 1px solid #dcdcde; border-left-width: 6px; border-radius: 6px;
           padding: .8rem 1rem; margin-bottom: 1rem; background: #fff; }
+section.ok, section.attention, section.down { background: #fff; }
 section.ok { border-left-color: #00a32a; } section.attention { border-left-color: #dba617; }
 section.down { border-left-color: #d63638; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #f0f0f1;
          vertical-align: top; }
-th { font-weight: 600; color: #50575e; }
+th { font-weight: 600; color: #50575e; } td:first-child { white-space: nowrap; }
 .warn { color: #b32d2e; font-weight: 600; } .problems { margin: .3rem 0; color: #b32d2e; }
 .banner { background: #d63638; color: #fff; padding: .6rem 1rem; border-radius: 6px; }
 """
@@ -82,6 +83,11 @@ def _when(at: datetime | None, now: datetime) -> str:
     if at is None:
         return "never"
     return f"{ago((now - at).total_seconds())} <span class='muted'>({_clock(at)})</span>"
+
+
+def _age(at: datetime, now: datetime) -> str:
+    """Short form for table cells; the exact time is in the tooltip."""
+    return f"<span title='{_clock(at)}'>{ago((now - at).total_seconds())}</span>"
 
 
 def _tile(view: DirectionView, now: datetime) -> str:
@@ -144,10 +150,10 @@ def _section(view: DirectionView, now: datetime) -> str:
         parts += [
             "<h3>Newest dead letters</h3>",
             _table(
-                ("failed", "at", "key", "reason", "re-drive once fixed"),
+                ("failed", "position", "key", "reason", "re-drive once fixed"),
                 [
                     (
-                        _when(d.failed_at, now),
+                        _age(d.failed_at, now),
                         escape(d.position),
                         escape(d.key),
                         escape(d.reason),
@@ -196,7 +202,7 @@ def _activity(row: ActivityRow, now: datetime) -> tuple[str, ...]:
     outcome = (
         escape(row.outcome) if row.valid else f"<span class='warn'>{escape(row.outcome)}</span>"
     )
-    return _when(row.at, now), escape(row.subject), outcome, escape(row.detail)
+    return _age(row.at, now), escape(row.subject), outcome, escape(row.detail)
 
 
 def _num(value: int, warn: bool = False) -> str:

@@ -538,8 +538,10 @@ def drift(
     ] = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Compare Shopbox and Rackbeat (items, stock, sales) and label each difference with its
-    probable cause. Read-only. Exit code 1 when a difference is unexplained."""
+    """Compare items, stock and sales; label each difference with its probable cause.
+
+    Read-only. Exit code 1 when a difference is unexplained (manual-edit-or-missed-event).
+    """
     quiet_logs()
     now = utcnow()
     try:

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from schemas.envelope import Model, utcnow
 from services.clients.rackbeat import RackbeatClient
-from services.common.kafka import client_kwargs
+from services.common.kafka import client_kwargs, topic_partitions
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
@@ -59,6 +59,10 @@ async def ensure_token_topic(kafka: KafkaSettings) -> str:
                 )
     finally:
         await admin.close()
+    # a topic just created may not show in metadata yet; the view's start would then fail
+    async with asyncio.timeout(30):
+        while not await topic_partitions(kafka, name):  # noqa: ASYNC110 - polls the broker
+            await asyncio.sleep(0.1)
     return name
 
 

@@ -1,7 +1,8 @@
 """stock-publisher: wiring only (broker, follower tables, loops, the webhook route).
 
 Start order: bindings, recent sales and the ledger are loaded first (a pushed figure must know
-the pending sales), then the webhook is registered, then the reads, polls and pushes start.
+the pending sales), then the webhook is registered, then the reads, polls and pushes start, and
+(with `STOCK_RECONCILE_INTERVAL_S` > 0) the reconciliation, which follows `rackbeat.stock.v1`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from schemas.envelope import utcnow
 from schemas.orders import OrderSynced
 from schemas.sales import SaleLine
+from schemas.stock import StockObserved
 from schemas.topics import Topics
 from services.clients.rackbeat import RackbeatClient
 from services.clients.shopbox import ShopboxClient
@@ -30,12 +32,14 @@ from services.common.settings import (
     ShopboxSettings,
     SyncSettings,
 )
-from services.common.views import BindingsView, CompactedView
+from services.common.views import CompactedView
+from services.stock_publisher.bindings import StockBindings
 from services.stock_publisher.coalesce import PushBuffer
 from services.stock_publisher.feeds import SalesFollower
 from services.stock_publisher.ingest import Ingest
 from services.stock_publisher.pending import PendingSales, StockSpot
 from services.stock_publisher.push import Pusher
+from services.stock_publisher.reconcile import Reconciler
 from services.stock_publisher.refresh import RefreshQueue
 from services.stock_publisher.settings import StockSettings
 from services.stock_publisher.tokens import WEBHOOK_PATH, WebhookTokens
@@ -68,7 +72,7 @@ def build() -> Service:
         shopbox_settings.api_token.get_secret_value(),
         requests_per_minute=shopbox_settings.requests_per_minute,
     )
-    bindings = BindingsView(kafka, topics.bindings)
+    bindings = StockBindings(kafka, topics.bindings)
 
     def resolve_sku(line: SaleLine) -> str | None:
         if line.product_id:
@@ -80,7 +84,15 @@ def build() -> Service:
         return None
 
     pending = PendingSales(sync.branch_locations, resolve_sku)
-    ingest = Ingest(broker, topics, rackbeat, RefreshQueue(stock.read_debounce_s), counters)
+    ingest = Ingest(
+        broker,
+        topics,
+        rackbeat,
+        RefreshQueue(stock.read_debounce_s),
+        counters,
+        has_options=bindings.has_options,
+        locations=sync.branch_locations.values(),
+    )
     tokens = WebhookTokens(rackbeat_settings.webhook_token)
 
     def refresh_spots(spots: list[StockSpot]) -> None:
@@ -112,6 +124,17 @@ def build() -> Service:
         counters=counters,
         unmapped=unmapped,
     )
+    reconciling = stock.reconcile_interval_s > 0
+    observations = CompactedView(kafka, topics.stock, StockObserved)
+    reconciler = Reconciler(
+        pusher,
+        observations,
+        shopbox,
+        pending,
+        sync.branch_locations,
+        sales_lookback=timedelta(hours=stock.sales_lookback_hours),
+        counters=counters,
+    )
 
     async def load_tables() -> None:
         try:
@@ -128,7 +151,12 @@ def build() -> Service:
         await bindings.wait_caught_up(timeout_s=120)
         await asyncio.gather(ledger.start(), sales.start())
         await asyncio.gather(ledger.wait_caught_up(timeout_s=120), sales.caught_up.wait())
-        await ingest.load_last_published(kafka)
+        if reconciling:  # the reconciler follows the table on; the ingest needs it once
+            await observations.start()
+            await observations.wait_caught_up(timeout_s=120)
+            ingest.remember_published(observations.items())
+        else:
+            await ingest.load_last_published(kafka)
         await tokens.register(kafka, broker, rackbeat, stock.public_url)
         loaded.set()
         log.info("tables loaded", bindings=len(bindings), baskets=len(pending))
@@ -145,6 +173,10 @@ def build() -> Service:
         await loaded.wait()
         await pusher.run()
 
+    async def reconciliation() -> None:
+        await loaded.wait()
+        await reconciler.run(stock.reconcile_interval_s)
+
     async def housekeeping() -> None:
         await loaded.wait()
         while True:
@@ -160,6 +192,7 @@ def build() -> Service:
         return {
             "stock_enabled": sync.stock_enabled,
             "quantity": stock.quantity,
+            "reconcile_interval_s": stock.reconcile_interval_s,
             "webhook": tokens.state,
             "counters": dict(counters),
             "unmapped_skus": sorted(unmapped["skus"])[:100],
@@ -178,6 +211,8 @@ def build() -> Service:
         methods=["POST"],
     )
     loops: list[Callable[[], Awaitable[None]]] = [reads, polls, pushes, housekeeping]
+    if reconciling:
+        loops.append(reconciliation)
     background = loops if sync.stock_enabled else []
     return Service(
         name=NAME,

@@ -75,6 +75,21 @@ class PushBuffer:
         if applied is None or entry.event.observed_at > applied:
             self._applied[key] = entry.event.observed_at
 
+    def waiting(self, key: str) -> bool:
+        """A value for this key is buffered and not written yet."""
+        return key in self._entries
+
+    def applied_at(self, key: str) -> datetime | None:
+        """`observed_at` of the newest value of this key that reached Shopbox (this run)."""
+        return self._applied.get(key)
+
+    def mark_applied(self, key: str, observed_at: datetime) -> None:
+        """A value observed at `observed_at` reached Shopbox another way (the reconciler): older
+        records of this key that arrive later are stale and are dropped."""
+        applied = self._applied.get(key)
+        if applied is None or observed_at > applied:
+            self._applied[key] = observed_at
+
     def retry_later(self, entry: Entry, now: float, max_backoff_s: float = 30.0) -> float:
         entry.attempts += 1
         delay = min(max_backoff_s, 0.5 * 2.0 ** (entry.attempts - 1))

@@ -1,8 +1,11 @@
 """Ingest: turn signals (webhook, poll, sweep, ledger) into `StockObserved` records.
 
 Every signal only names an item; the absolute quantity per location is always read back from
-Rackbeat (`GET /items/{n}/locations`). `observed_at` is the moment the read STARTED: the reading
-then includes everything Rackbeat did before that moment, which is what pending.py relies on.
+Rackbeat: `GET /items/{n}/locations` for a plain item, and for an item whose variation options
+are bound (variants) the variation matrix of each mapped location
+(`GET /products/{n}/variation-matrix?location_id=`), one observation per option, keyed
+`item|location|option`. `observed_at` is the moment the read STARTED: the reading then includes
+everything Rackbeat did before that moment, which is what pending.py relies on.
 A periodic poll publishes only figures that changed (so a poll never re-triggers a write on its
 own); webhook and ledger reads always publish, since their fresh `observed_at` matters.
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -30,6 +33,7 @@ from services.common.kafka import publish_event
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
+from services.stock_publisher.levels import location_levels, option_levels
 from services.stock_publisher.refresh import RefreshQueue
 
 log = get_logger(__name__)
@@ -45,9 +49,14 @@ class Ingest:
         rackbeat: RackbeatClient,
         queue: RefreshQueue,
         counters: Counter[str],
+        *,
+        has_options: Callable[[str], bool] = lambda item: False,
+        locations: Iterable[int] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._broker = broker
+        self._has_options = has_options
+        self._locations = sorted(set(locations))
         self._topics = topics
         self._rackbeat = rackbeat
         self.queue = queue
@@ -62,10 +71,13 @@ class Ingest:
         await view.start()
         try:
             await view.wait_caught_up()
-            for key, event in view.items():
-                self._last[key] = _figures(event.payload)
+            self.remember_published(view.items())
         finally:
             await view.stop()
+
+    def remember_published(self, records: Iterable[tuple[str, StockObserved]]) -> None:
+        for key, event in records:
+            self._last[key] = _figures(event.payload)
 
     def ask(self, item: str, *, force: bool = False, reason: str = "webhook") -> None:
         self.queue.request(item, self._clock(), force=force, reason=reason)
@@ -90,7 +102,7 @@ class Ingest:
         """Read one item's stock per location and publish; returns how many were published."""
         started = utcnow()
         try:
-            rows = await self._rackbeat.item_stock(item)
+            levels = await self._read_levels(item)
         except NotFound:
             self._counters["items_not_found"] += 1
             log.warning("item not in Rackbeat; nothing to observe", item=item)
@@ -103,15 +115,8 @@ class Ingest:
             return 0
         self._counters["reads"] += 1
         published = 0
-        for row in rows:
-            level = StockLevel(
-                item_number=item,
-                location_number=row.location.number,
-                stock_quantity=row.stock_quantity,
-                in_order_quantity=row.in_order_quantity,
-                available_quantity=row.available_quantity,
-            )
-            key = stock_key(item, level.location_number)
+        for level in levels:
+            key = stock_key(item, level.location_number, level.variation_option_id)
             if not force and self._last.get(key) == _figures(level):
                 self._counters["observations_unchanged"] += 1
                 continue
@@ -127,6 +132,18 @@ class Ingest:
             self._counters["observations_published"] += 1
             published += 1
         return published
+
+    async def _read_levels(self, item: str) -> list[StockLevel]:
+        if not self._has_options(item):
+            return location_levels(item, await self._rackbeat.item_stock(item))
+        levels: list[StockLevel] = []
+        for location in self._locations:  # an unmapped location's variants are never pushed
+            rows = await self._rackbeat.variant_stock(item, location=location)
+            found, skipped = option_levels(item, location, rows)
+            levels += found
+            if skipped:
+                self._counters["variant_rows_multi_type"] += skipped
+        return levels
 
     # ------------------------------------------------------------------ polling
 

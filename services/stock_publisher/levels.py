@@ -1,12 +1,15 @@
-"""What quantity goes to Shopbox for one observation: pure arithmetic, no I/O."""
+"""What quantity goes to Shopbox for one observation, and Rackbeat's rows as stock levels.
+Pure, no I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
 from schemas.stock import StockLevel
+from services.clients.rackbeat import ItemLocationStock, VariantStock
 
 QuantityMode = Literal["available", "in_stock"]
 ZERO = Decimal(0)
@@ -32,3 +35,41 @@ def target_quantity(
     if raw < 0:
         return Target(ZERO, clamped_from=raw)
     return Target(raw)
+
+
+def location_levels(item: str, rows: Iterable[ItemLocationStock]) -> list[StockLevel]:
+    """`GET /items/{n}/locations` rows of an item without variations: one level per location."""
+    return [
+        StockLevel(
+            item_number=item,
+            location_number=row.location.number,
+            stock_quantity=row.stock_quantity,
+            in_order_quantity=row.in_order_quantity,
+            available_quantity=row.available_quantity,
+        )
+        for row in rows
+    ]
+
+
+def option_levels(
+    item: str, location: int, rows: Iterable[VariantStock]
+) -> tuple[list[StockLevel], int]:
+    """Variation-matrix rows of one location: one level per option; and how many rows were
+    skipped because they combine several variation types (item-mapper binds one type only, so
+    no binding can name such a row)."""
+    levels, skipped = [], 0
+    for row in rows:
+        if len(row.options) != 1:
+            skipped += 1
+            continue
+        levels.append(
+            StockLevel(
+                item_number=item,
+                location_number=location,
+                variation_option_id=str(row.options[0].option_id),
+                stock_quantity=row.stock_quantity,
+                in_order_quantity=row.in_order_quantity,
+                available_quantity=row.available_quantity,
+            )
+        )
+    return levels, skipped

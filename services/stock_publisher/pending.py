@@ -11,6 +11,9 @@ that order. `unsettled()` reports this, and the pusher then holds the write unti
 (requested when the ledger entry arrives) is available. That is what keeps Shopbox from
 flapping: no double subtraction, and no "old" Rackbeat figure that forgets a sale.
 
+It also remembers which baskets it has seen, so the reconciler can tell a Shopbox basket whose
+sales event has not reached us yet (its stock effect is in Shopbox, but not in our figure).
+
 Plain, synchronous and Kafka-free; the sales and ledger followers feed it.
 """
 
@@ -23,7 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from schemas.orders import OrderSynced
-from schemas.sales import SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
+from schemas.sales import Sale, SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
 
 ZERO = Decimal(0)
 StockSpot = tuple[str, int]
@@ -33,6 +36,10 @@ LineResolver = Callable[[SaleLine], str | None]
 """Sale line -> SKU through the bindings, or None when the line is not a bound item."""
 
 RESERVING_OUTCOMES = frozenset({"created", "found_existing", "refunded"})
+SEEN_MARGIN = timedelta(minutes=5)
+"""Baskets created this long before the newest one seen are still checked against Shopbox's
+list (sales arrive out of order; clocks differ); `seen` keeps ids for well over that."""
+SEEN_KEEP = timedelta(hours=1)
 
 
 @dataclass
@@ -62,6 +69,9 @@ class PendingSales:
         self._resolve = resolve_sku
         self._baskets: dict[str, Basket] = {}
         self._by_spot: dict[StockSpot, set[str]] = defaultdict(set)
+        self._seen: dict[str, datetime] = {}
+        """Every basket a sale or refund event told us about, with its creation time."""
+        self.latest_sale: datetime | None = None
         self.unmapped_lines = 0
 
     # ------------------------------------------------------------------ feeding
@@ -75,6 +85,9 @@ class PendingSales:
             basket.cancelled = True
             return list(basket.quantities)
         sale = event.payload
+        self._seen[sale.basket_id] = sale.created_at
+        if self.latest_sale is None or sale.created_at > self.latest_sale:
+            self.latest_sale = sale.created_at
         basket = self._baskets.setdefault(sale.basket_id, Basket())
         if basket.quantities:  # a redelivered or re-polled sale: same basket, same lines
             return []
@@ -121,6 +134,26 @@ class PendingSales:
         """True when Rackbeat absorbed (or released) a sale for `spot` after that read began."""
         return any(self._baskets[b].changes_after(observed_at) for b in self._by_spot.get(spot, ()))
 
+    def sales_window_start(self, now: datetime, lookback: timedelta) -> datetime:
+        """From when Shopbox's baskets must be compared with what we have seen: shortly before
+        the newest sale seen, or the whole lookback when none was (quiet shop, or an outage)."""
+        if self.latest_sale is None:
+            return now - lookback
+        return self.latest_sale - SEEN_MARGIN
+
+    def unseen_spots(self, sale: Sale, cancelled: bool) -> list[StockSpot]:
+        """Spots a Shopbox basket has changed that our figures do not know of yet: a sale (or
+        refund) whose event has not arrived, or a cancellation whose event has not arrived."""
+        if sale.basket_id in self._seen:
+            basket = self._baskets.get(sale.basket_id)
+            if not (cancelled and basket is not None and not basket.cancelled):
+                return []
+        location = self._locations.get(sale.branch_id)
+        if location is None:
+            return []
+        skus = {sku for line in sale.lines if (sku := self._resolve(line)) is not None}
+        return sorted((sku, location) for sku in skus)
+
     def prune(self, older_than: datetime) -> int:
         """Forget baskets whose last ledger change is older than `older_than` and that are
         settled for good (in both systems, or in neither)."""
@@ -134,6 +167,10 @@ class PendingSales:
         for basket_id in gone:
             for spot in self._baskets.pop(basket_id).quantities:
                 self._by_spot[spot].discard(basket_id)
+        if self.latest_sale is not None:
+            horizon = self.latest_sale - SEEN_KEEP
+            for basket_id in [b for b, created in self._seen.items() if created < horizon]:
+                del self._seen[basket_id]
         return len(gone)
 
     def __len__(self) -> int:

@@ -3,14 +3,19 @@
 One loop owns the consumer: read records into the `PushBuffer`, write the keys that are due,
 then commit what `PushBuffer.committable` allows (nothing past a value not yet in Shopbox).
 Records are never offered while a flush runs, so the buffer needs no locking. Per due key:
-bindings give the Shopbox product/variant, `SYNC_BRANCH_LOCATIONS` the branches; the target is
+bindings give the Shopbox product/variant (an observation of a variation option goes to the
+variant bound to that option, nowhere else), `SYNC_BRANCH_LOCATIONS` the branches; the target is
 Rackbeat's figure minus the safety buffer minus Shopbox sales Rackbeat has not absorbed; a key
 whose reading is ambiguous about a just-absorbed sale is held until the fresh read arrives; the
 current Shopbox figure is read first and equal values are not written.
+
+`targets()` and `write()` are also the reconciler's path (reconcile.py); `lock` keeps a flush
+and a reconciliation from interleaving their writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -45,6 +50,11 @@ class Place:
     branch: str
     product: str
     variant: str | None
+
+    @property
+    def ref(self) -> tuple[str, str | None]:
+        """Where Shopbox keeps this figure in a branch: (product uid, variance uid or None)."""
+        return (self.product, self.variant)
 
 
 class Pusher:
@@ -82,6 +92,8 @@ class Pusher:
         self._committed: dict[TopicPartition, int] = {}
         self._snapshots: dict[str, tuple[float, dict[tuple[str, str | None], Decimal]]] = {}
         self.snapshot_ttl_s = 5.0
+        self.lock = asyncio.Lock()
+        self._written_at: dict[tuple[str, str, str | None], float] = {}
 
     @property
     def group_id(self) -> str:
@@ -147,6 +159,10 @@ class Pusher:
         due = self.buffer.due(self._clock())
         if not due:
             return
+        async with self.lock:
+            await self._flush(due)
+
+    async def _flush(self, due: list[tuple[str, Entry]]) -> None:
         current = self._fresh_snapshots()
         for key, entry in due:
             try:
@@ -169,12 +185,35 @@ class Pusher:
         self, entry: Entry, current: dict[str, dict[tuple[str, str | None], Decimal]]
     ) -> None:
         event = entry.event
+        for place, target in self.targets(event):
+            if place.branch not in current:
+                current[place.branch] = {
+                    (row.product_uid, row.product_variance): row.quantity
+                    async for row in self._shopbox.iter_stock(place.branch)
+                }
+                self._snapshots[place.branch] = (self._clock(), current[place.branch])
+            before = current[place.branch].get(place.ref)
+            if before is not None and before == target:
+                self._counters["writes_skipped_equal"] += 1
+                continue
+            await self.write(place, target, before, event)
+            current[place.branch][place.ref] = target
+
+    def targets(
+        self, event: StockObserved, *, counting: bool = True
+    ) -> list[tuple[Place, Decimal]]:
+        """Each Shopbox place this observation feeds, with the figure it should show; places
+        whose reading is ambiguous about a just-absorbed sale are left out (held)."""
         level = event.payload
-        places = self._places(level.item_number, level.location_number)
+        found = []
+        places = self._places(
+            level.item_number, level.location_number, level.variation_option_id, counting
+        )
         for place in places:
             spot = (place.sku, level.location_number)
             if self._pending.unsettled(spot, event.observed_at):
-                self._counters["held_for_fresh_read"] += 1
+                if counting:
+                    self._counters["held_for_fresh_read"] += 1
                 continue
             target = target_quantity(
                 level,
@@ -182,7 +221,7 @@ class Pusher:
                 buffer=self._safety.get(level.location_number, Decimal(0)),
                 pending_sales=self._pending.pending(spot, event.observed_at),
             )
-            if target.clamped_from is not None:
+            if target.clamped_from is not None and counting:
                 self._counters["clamped_to_zero"] += 1
                 log.warning(
                     "negative stock clamped to zero",
@@ -190,22 +229,32 @@ class Pusher:
                     branch=place.branch,
                     computed=str(target.clamped_from),
                 )
-            if place.branch not in current:
-                current[place.branch] = {
-                    (row.product_uid, row.product_variance): row.quantity
-                    async for row in self._shopbox.iter_stock(place.branch)
-                }
-                self._snapshots[place.branch] = (self._clock(), current[place.branch])
-            before = current[place.branch].get((place.product, place.variant))
-            if before is not None and before == target.quantity:
-                self._counters["writes_skipped_equal"] += 1
-                continue
-            await self._shopbox.set_stock(
-                place.branch, place.product, target.quantity, product_variance=place.variant
-            )
-            current[place.branch][(place.product, place.variant)] = target.quantity
-            self._counters["writes"] += 1
-            await self._record(place, target.quantity, before, event)
+            found.append((place, target.quantity))
+        return found
+
+    async def write(
+        self,
+        place: Place,
+        quantity: Decimal,
+        before: Decimal | None,
+        cause: StockObserved,
+        *,
+        reason: str = "push",
+    ) -> None:
+        """Set the absolute figure in Shopbox and record it on `stock.pushed.v1`."""
+        await self._shopbox.set_stock(
+            place.branch, place.product, quantity, product_variance=place.variant
+        )
+        self._written_at[(place.branch, *place.ref)] = self._clock()
+        snapshot = self._snapshots.get(place.branch)
+        if snapshot is not None:
+            snapshot[1][place.ref] = quantity
+        self._counters["writes"] += 1
+        await self._record(place, quantity, before, cause, reason)
+
+    def written_since(self, place: Place, moment: float) -> bool:
+        """Did this service write the place at or after `moment` (its monotonic clock)?"""
+        return self._written_at.get((place.branch, *place.ref), float("-inf")) >= moment
 
     def _fresh_snapshots(self) -> dict[str, dict[tuple[str, str | None], Decimal]]:
         """Shopbox's stock per branch as last read (and since written by us), while younger
@@ -217,31 +266,50 @@ class Pusher:
             if now - read_at < self.snapshot_ttl_s
         }
 
-    def _places(self, item: str, location: int) -> list[Place]:
-        binding = self._bindings.by_rackbeat(item, None)
+    def _places(
+        self, item: str, location: int, option: str | None, counting: bool = True
+    ) -> list[Place]:
+        binding = self._bindings.by_rackbeat(item, option)
         if binding is None or not binding.shopbox_product_id:
-            self._report("skus", item, "no binding for this Rackbeat item; stock not pushed")
+            name = item if option is None else f"{item} option {option}"
+            reason = "no binding for this Rackbeat item (option); stock not pushed"
+            self._report("skus", name, reason, counting)
             return []
         branches = [b for b, loc in self._branch_locations.items() if loc == location]
         if not branches:
-            self._report("locations", str(location), "location not in SYNC_BRANCH_LOCATIONS")
+            reason = "location not in SYNC_BRANCH_LOCATIONS"
+            self._report("locations", str(location), reason, counting)
             return []
         return [_place(binding, branch) for branch in branches]
 
-    def _report(self, kind: str, name: str, reason: str) -> None:
-        self._counters[f"unmapped_{kind}_seen"] += 1
+    def _report(self, kind: str, name: str, reason: str, counting: bool) -> None:
+        if counting:
+            self._counters[f"unmapped_{kind}_seen"] += 1
         if name not in self._unmapped[kind]:
             self._unmapped[kind].add(name)
             log.warning("unmapped stock skipped", kind=kind, name=name, reason=reason)
 
     async def _record(
-        self, place: Place, quantity: Decimal, before: Decimal | None, cause: StockObserved
+        self,
+        place: Place,
+        quantity: Decimal,
+        before: Decimal | None,
+        cause: StockObserved,
+        reason: str,
     ) -> None:
         now = utcnow()
+        if reason == "push":  # one write per observation and branch: a redelivery is the same
+            event_id = deterministic_id("stock-publisher", "pushed", cause.event_id, place.branch)
+            because = f"{cause.source} {cause.event_id}"
+        else:  # a correction of the same observation may happen again after another drift
+            event_id = deterministic_id(
+                "stock-publisher", reason, cause.event_id, place.branch, now.isoformat()
+            )
+            because = f"{reason} {cause.event_id}"
         event = StockPushed(
-            event_id=deterministic_id("stock-publisher", "pushed", cause.event_id, place.branch),
+            event_id=event_id,
             occurred_at=now,
-            source="stock-publisher/push",
+            source=f"stock-publisher/{reason}",
             causation_id=cause.event_id,
             correlation_id=cause.correlation_id or cause.event_id,
             payload=StockPushedPayload(
@@ -251,7 +319,7 @@ class Pusher:
                 variant_id=place.variant,
                 quantity=quantity,
                 previous_quantity=before,
-                cause=f"{cause.source} {cause.event_id}",
+                cause=because,
                 observed_at=cause.observed_at,
                 pushed_at=now,
             ),

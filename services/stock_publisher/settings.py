@@ -33,3 +33,8 @@ class StockSettings(BaseSettings):
     sales_lookback_hours: float = Field(
         48.0, gt=0, description="how far back unabsorbed Shopbox sales are read on start"
     )
+    reconcile_interval_s: float = Field(
+        300.0,
+        ge=0,
+        description="compare Shopbox with the targets and correct drift this often; 0 = off",
+    )

@@ -1,0 +1,208 @@
+"""Periodic reconciliation: put back Shopbox figures that drifted from what we would push.
+
+A hand edit in Shopbox (or a write lost some other way) is otherwise only corrected by the next
+Rackbeat change of that key. Every `STOCK_RECONCILE_INTERVAL_S` (0 = off) a pass:
+1. reads Shopbox's current figure of every product/variant in every mapped branch, then the
+   Shopbox baskets our sales stream has not delivered yet (their stock effect is in Shopbox and
+   not in our figure: those places are left alone, or we would undo a sale);
+2. under the pusher's lock, computes for the latest observation of every key in the compacted
+   `rackbeat.stock.v1` table the same target a push would (buffer, pending sales, held while
+   unsettled), and writes each difference through the pusher's write (recorded on
+   `stock.pushed.v1` with cause `reconcile <observation id>`), logging the drift and its size.
+Keys the pusher is about to write, has written since the read began, or knows a newer value of
+are skipped: their figure is in motion, and the next pass sees it settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from schemas.envelope import utcnow
+from schemas.stock import StockObserved
+from services.clients.http import ApiError
+from services.clients.shopbox import ShopboxClient
+from services.common.logging import get_logger
+from services.common.views import CompactedView
+from services.order_ingest.mapping import UnusableBasket, to_sale
+from services.stock_publisher.pending import PendingSales, StockSpot
+from services.stock_publisher.push import Place, Pusher
+
+log = get_logger(__name__)
+ZERO = Decimal(0)
+Figures = Mapping[str, Mapping[tuple[str, str | None], Decimal]]
+"""Shopbox's figure per branch and (product uid, variance uid or None)."""
+
+
+@dataclass(frozen=True)
+class Correction:
+    key: str
+    event: StockObserved
+    place: Place
+    before: Decimal | None
+    """Shopbox's figure; None when Shopbox lists no row for it (read as 0)."""
+    target: Decimal
+
+    @property
+    def drift(self) -> Decimal:
+        """How far Shopbox is off: positive when it shows more than it should (oversell risk)."""
+        return (self.before if self.before is not None else ZERO) - self.target
+
+
+def skip_reason(
+    *,
+    waiting: bool,
+    newer_applied: bool,
+    written_meanwhile: bool,
+    sale_in_transit: bool,
+) -> str | None:
+    """Why a place must not be corrected in this pass, or None."""
+    if waiting:
+        return "write_pending"
+    if newer_applied:
+        return "table_behind"
+    if written_meanwhile:
+        return "written_meanwhile"
+    if sale_in_transit:
+        return "sale_in_transit"
+    return None
+
+
+def plan_corrections(
+    observations: Iterable[tuple[str, StockObserved]],
+    targets: Callable[[StockObserved], list[tuple[Place, Decimal]]],
+    figures: Figures,
+    skip: Callable[[str, StockObserved, Place], str | None],
+) -> tuple[list[Correction], Counter[str]]:
+    """The places whose Shopbox figure differs from their target; and counts of skipped ones."""
+    corrections: list[Correction] = []
+    skipped: Counter[str] = Counter()
+    for key, event in observations:
+        for place, target in targets(event):
+            branch = figures.get(place.branch)
+            if branch is None:
+                continue  # not read in this pass
+            before = branch.get(place.ref)
+            if (before if before is not None else ZERO) == target:
+                continue
+            reason = skip(key, event, place)
+            if reason:
+                skipped[reason] += 1
+                continue
+            corrections.append(Correction(key, event, place, before, target))
+    return corrections, skipped
+
+
+class Reconciler:
+    def __init__(
+        self,
+        pusher: Pusher,
+        observations: CompactedView[StockObserved],
+        shopbox: ShopboxClient,
+        pending: PendingSales,
+        branch_locations: dict[str, int],
+        *,
+        sales_lookback: timedelta,
+        counters: Counter[str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pusher = pusher
+        self._observations = observations
+        self._shopbox = shopbox
+        self._pending = pending
+        self._branches = sorted(branch_locations)
+        self._locations = branch_locations
+        self._lookback = sales_lookback
+        self._counters = counters
+        self._clock = clock
+
+    async def run(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.once()
+            except ApiError as exc:
+                self._counters["reconcile_failures"] += 1
+                log.warning(
+                    "reconciliation failed; next pass in the usual interval", error=str(exc)
+                )
+
+    async def once(self) -> list[Correction]:
+        began = self._clock()
+        figures = {
+            branch: {
+                (row.product_uid, row.product_variance): row.quantity
+                async for row in self._shopbox.iter_stock(branch)
+            }
+            for branch in self._branches
+        }
+        in_transit = await self._sales_in_transit()
+
+        def skip(key: str, event: StockObserved, place: Place) -> str | None:
+            applied = self._pusher.buffer.applied_at(key)
+            return skip_reason(
+                waiting=self._pusher.buffer.waiting(key),
+                newer_applied=applied is not None and applied > event.observed_at,
+                written_meanwhile=self._pusher.written_since(place, began),
+                sale_in_transit=(place.sku, self._locations[place.branch]) in in_transit,
+            )
+
+        async with self._pusher.lock:
+            corrections, skipped = plan_corrections(
+                self._observations.items(),
+                lambda event: self._pusher.targets(event, counting=False),
+                figures,
+                skip,
+            )
+            corrected = [c for c in corrections if await self._correct(c)]
+        self._counters["reconcile_passes"] += 1
+        self._counters["drifts_corrected"] += len(corrected)
+        for reason, count in skipped.items():
+            self._counters[f"reconcile_skipped_{reason}"] += count
+        log.info(
+            "reconciliation pass",
+            drifts=len(corrections),
+            corrected=len(corrected),
+            skipped=dict(skipped),
+            seconds=round(self._clock() - began, 3),
+        )
+        return corrected
+
+    async def _correct(self, correction: Correction) -> bool:
+        place = correction.place
+        log.warning(
+            "stock drift in Shopbox; correcting",
+            sku=place.sku,
+            branch=place.branch,
+            shopbox=str(correction.before),
+            target=str(correction.target),
+            drift=str(correction.drift),
+        )
+        try:
+            await self._pusher.write(
+                place, correction.target, correction.before, correction.event, reason="reconcile"
+            )
+        except ApiError as exc:
+            self._counters["reconcile_write_failures"] += 1
+            log.warning("correction failed; next pass tries again", sku=place.sku, error=str(exc))
+            return False
+        self._pusher.buffer.mark_applied(correction.key, correction.event.observed_at)
+        return True
+
+    async def _sales_in_transit(self) -> set[StockSpot]:
+        since = self._pending.sales_window_start(utcnow(), self._lookback)
+        spots: set[StockSpot] = set()
+        async for basket in self._shopbox.iter_baskets(since=int(since.timestamp())):
+            try:
+                sale = to_sale(basket)
+            except UnusableBasket:
+                continue
+            spots.update(self._pending.unseen_spots(sale, basket.canceled))
+        if spots:
+            log.info("sales not yet received; those places wait", spots=len(spots))
+        return spots

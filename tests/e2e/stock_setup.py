@@ -1,4 +1,5 @@
-"""Shared set-up for the stock-direction e2e tests and benchmark: 50 simple products on both
+"""Shared set-up for the stock-direction e2e tests and benchmark: 50 simple products (and,
+when asked, products with variants: one Rackbeat item with a variation, stock per option) on both
 simulators with stock in two locations, bindings published on the namespace, stock-publisher as
 a process with its webhook registered in the Rackbeat simulator, and the convergence check.
 """
@@ -15,7 +16,13 @@ from typing import Any
 import httpx
 
 from infra.simulators.common import free_port
-from tests.e2e.sales_harness import CatalogItem, build_catalog, publish_bindings, service_env
+from tests.e2e.sales_harness import (
+    Catalog,
+    CatalogItem,
+    build_catalog,
+    publish_bindings,
+    service_env,
+)
 from tests.fixtures.shopbox_sim import demo_shop
 
 BRANCH_LOCATIONS = {1: 1, 2: 2}
@@ -42,11 +49,12 @@ class StockWorld:
         return service
 
     def rackbeat_figure(self, item: CatalogItem, location: int) -> Decimal:
-        level = self.rackbeat.state.store.totals(item.rackbeat_item, location=location)
+        option = (item.option_id,) if item.option_id else None
+        level = self.rackbeat.state.store.totals(item.rackbeat_item, location=location, key=option)
         return max(Decimal(0), Decimal(level.stock - level.in_order))
 
     def shopbox_figure(self, item: CatalogItem, branch: int) -> Decimal:
-        return Decimal(str(self.shopbox.stock(branch, item.product)))
+        return Decimal(str(self.shopbox.stock(branch, item.product, item.variant)))
 
     def differences(self) -> list[str]:
         return [
@@ -68,14 +76,16 @@ class StockWorld:
 
 
 async def prepare(
-    shopbox: Any, rackbeat: Any, bootstrap: str, namespace: str, items: int = 50, **extra: str
+    shopbox: Any,
+    rackbeat: Any,
+    bootstrap: str,
+    namespace: str,
+    items: int = 50,
+    variant_products: int = 0,
+    **extra: str,
 ) -> StockWorld:
-    catalog = build_catalog(demo_shop(), simple=items, variant_products=0)
-    products = [
-        {**p, "stock": [{"location": loc, "quantity": 20} for loc in (1, 2)]}
-        for p in catalog.rackbeat_seed["products"]
-    ]
-    await rackbeat.seed({"products": products})
+    catalog = build_catalog(demo_shop(), simple=items, variant_products=variant_products)
+    await rackbeat.seed({**catalog.rackbeat_seed, "products": seeded_stock(catalog, 20)})
     await rackbeat.set_faults(rate_limit_per_minute=None)
     await publish_bindings(bootstrap, namespace, catalog.items)
     port = free_port()
@@ -96,6 +106,25 @@ async def prepare(
     return StockWorld(catalog.items, shopbox, rackbeat, env, url, port)
 
 
+def seeded_stock(catalog: Catalog, quantity: int) -> list[dict[str, Any]]:
+    """The Rackbeat seed's products with `quantity` in both locations, per option for variants."""
+    options: dict[str, list[int]] = {}
+    for item in catalog.items:
+        if item.option_id:
+            options.setdefault(item.rackbeat_item, []).append(item.option_id)
+    return [
+        {
+            **p,
+            "stock": [
+                {"location": loc, "quantity": quantity, **({"option_ids": [o]} if o else {})}
+                for loc in (1, 2)
+                for o in options.get(p["number"], [None])
+            ],
+        }
+        for p in catalog.rackbeat_seed["products"]
+    ]
+
+
 async def adjust_randomly(
     world: StockWorld, count: int, seed: int = 5, parallel: int = 10
 ) -> float:
@@ -103,13 +132,17 @@ async def adjust_randomly(
     one was made (time.monotonic)."""
     rng = random.Random(seed)
     changes = [
-        (rng.choice(world.items).rackbeat_item, rng.choice((1, 2)), rng.randint(-3, 4))
-        for _ in range(count)
+        (rng.choice(world.items), rng.choice((1, 2)), rng.randint(-3, 4)) for _ in range(count)
     ]
     for start in range(0, count, parallel):
         await asyncio.gather(
             *(
-                world.rackbeat.stock(i, loc, quantity=q)
+                world.rackbeat.stock(
+                    i.rackbeat_item,
+                    loc,
+                    quantity=q,
+                    option_ids=[i.option_id] if i.option_id else [],
+                )
                 for i, loc, q in changes[start : start + parallel]
             )
         )

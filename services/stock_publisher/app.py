@@ -158,6 +158,7 @@ def build() -> Service:
         else:
             await ingest.load_last_published(kafka)
         await tokens.register(kafka, broker, rackbeat, stock.public_url)
+        bindings.on_bound = lambda item: ingest.ask(item, force=True, reason="binding")
         loaded.set()
         log.info("tables loaded", bindings=len(bindings), baskets=len(pending))
 

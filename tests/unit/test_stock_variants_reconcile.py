@@ -1,5 +1,6 @@
 """stock-publisher's pure logic for variant stock and the reconciliation: matrix rows to levels,
-keys per option, per-variant pending sales, sales not received yet, drift planning."""
+keys per option, per-variant pending sales, sales not received yet, drift planning, and which
+items are read per option."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from decimal import Decimal
 import pytest
 
 from schemas.envelope import deterministic_id
+from schemas.items import Binding, BindingChanged
 from schemas.sales import Sale, SaleCompleted, SaleLine
 from schemas.stock import StockLevel, StockObserved, stock_key
 from services.clients.rackbeat import ItemLocationStock, LineVariation, LocationRef, VariantStock
+from services.common.settings import KafkaSettings
+from services.stock_publisher.bindings import StockBindings
 from services.stock_publisher.coalesce import PushBuffer
 from services.stock_publisher.levels import location_levels, option_levels
 from services.stock_publisher.pending import SEEN_MARGIN, PendingSales
@@ -200,3 +204,41 @@ def test_a_correction_makes_older_records_stale() -> None:
     assert not buffer.offer("T|1|901", observation("T|1|901", 7, seconds=5), 0, 1, now=0)
     assert buffer.offer("T|1|901", observation("T|1|901", 3, seconds=10), 0, 2, now=0)
     assert buffer.waiting("T|1|901")
+
+
+# ------------------------------------------------------------------ bindings
+
+
+def binding_record(sku: str, item: str, option: str | None, problem: str | None = None) -> bytes:
+    event = BindingChanged(
+        event_id=f"b-{sku}",
+        occurred_at=T0,
+        source="test",
+        payload=Binding(
+            sku=sku,
+            shopbox_product_id="200",
+            shopbox_variant_id=option,
+            rackbeat_item_number=item,
+            rackbeat_variation_id="900" if option else None,
+            rackbeat_option_id=option,
+            problem=problem,
+        ),
+    )
+    return event.model_dump_json().encode()
+
+
+def test_items_with_bound_options_and_live_bindings_ask_for_a_read() -> None:
+    view = StockBindings(KafkaSettings(), "bindings")  # fed by hand: no broker involved
+    asked: list[str] = []
+    view.on_bound = asked.append
+    view._apply("T-S", binding_record("T-S", "T", "901"))  # the replay: no reads asked
+    view._apply("A", binding_record("A", "A", None))
+    view._apply("BAD", binding_record("BAD", "B", "7", problem="duplicate SKU"))
+    assert view.has_options("T") and not view.has_options("A") and not view.has_options("B")
+    assert view.by_rackbeat("T", "901") is not None and asked == []
+    view._caught_up.set()
+    view._apply("T-M", binding_record("T-M", "T", "902"))
+    view._apply("T-S", None)  # tombstone: T-M still binds an option of T
+    assert view.has_options("T") and asked == ["T"]
+    view._apply("T-M", binding_record("T-M", "T2", "902"))  # moved to another item
+    assert not view.has_options("T") and view.has_options("T2") and asked == ["T", "T2"]

@@ -48,7 +48,7 @@ from services.common.settings import (
 )
 from services.common.views import BindingsView, CompactedView
 from services.item_mapper.rules import PriceRules
-from services.stock_publisher.levels import QuantityMode
+from services.stock_publisher.levels import QuantityMode, location_levels, option_levels
 from services.stock_publisher.pending import PendingSales
 from services.stock_publisher.settings import StockSettings
 from services.syncctl.dead_letters import read_topic, redriven_positions
@@ -312,32 +312,17 @@ def _zero_level(number: str, location: int) -> StockLevel:
 async def rackbeat_levels(
     rackbeat: RackbeatClient, number: str, locations: list[int], variants: bool
 ) -> dict[tuple[int, str | None], StockLevel]:
-    """Rackbeat stock of one item per (location, option id), as stock-publisher reads it."""
-    levels: dict[tuple[int, str | None], StockLevel] = {}
+    """Rackbeat stock of one item per (location, option id), read as stock-publisher reads it."""
     if not variants:
-        for row in await rackbeat.item_stock(number):
-            levels[(row.location.number, None)] = StockLevel(
-                item_number=number,
-                location_number=row.location.number,
-                stock_quantity=row.stock_quantity,
-                in_order_quantity=row.in_order_quantity,
-                available_quantity=row.available_quantity,
+        rows = location_levels(number, await rackbeat.item_stock(number))
+    else:
+        rows = []
+        for location in locations:
+            found, _ = option_levels(
+                number, location, await rackbeat.variant_stock(number, location=location)
             )
-        return levels
-    for location in locations:
-        for variant in await rackbeat.variant_stock(number, location=location):
-            if len(variant.options) != 1:
-                continue  # several variation types: no binding names such a row (one type maps)
-            option = variant.options[0]
-            levels[(location, str(option.option_id))] = StockLevel(
-                item_number=number,
-                location_number=location,
-                variation_option_id=str(option.option_id),
-                stock_quantity=variant.stock_quantity,
-                in_order_quantity=variant.in_order_quantity,
-                available_quantity=variant.available_quantity,
-            )
-    return levels
+            rows += found
+    return {(level.location_number, level.variation_option_id): level for level in rows}
 
 
 async def check_stock(
@@ -402,7 +387,6 @@ def _reading(
         location=location,
         shopbox=shop[branch].get((product, binding.shopbox_variant_id), ZERO),
         rackbeat=level,
-        variant=binding.rackbeat_option_id is not None,
         buffer=config.safety.get(location, ZERO),
         pending=every,
         pending_dead_lettered=every - pending.live.pending(spot, read_at),

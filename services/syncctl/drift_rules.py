@@ -1,8 +1,8 @@
 """`syncctl drift`: the comparison and the labels, plain and Kafka-free (unit-tested).
 
 Each difference between Shopbox and Rackbeat gets the most probable cause:
-- `unmapped`: no usable binding (a binding with a problem, a side missing), or a known limit
-  (variant stock is not pushed), so the sync never tried;
+- `unmapped`: no usable binding (a binding with a problem, a side missing), so the sync never
+  tried;
 - `pending-sales`: explained by sales in flight (in the sales stream, not booked in Rackbeat
   yet). Not a drift: it settles by itself;
 - `dead-letter`: the record that would fix it waits in a dead-letter topic, with its reason;
@@ -220,7 +220,6 @@ class StockSpotReading:
     location: int
     shopbox: Decimal
     rackbeat: StockLevel
-    variant: bool
     buffer: Decimal = ZERO
     pending: Decimal = ZERO
     """Sales Rackbeat had not absorbed when it was read (stock-publisher's own count)."""
@@ -261,8 +260,6 @@ def stock_difference(reading: StockSpotReading, mode: QuantityMode) -> Differenc
 def _stock_cause(
     reading: StockSpotReading, mode: QuantityMode, expected: Decimal
 ) -> tuple[Cause, str]:
-    if reading.variant:
-        return "unmapped", "variant stock is not pushed by stock-publisher (known limit)"
     if reading.shopbox == expected:
         live = target_quantity(
             reading.rackbeat,

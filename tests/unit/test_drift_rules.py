@@ -143,8 +143,7 @@ def level(stock: int, in_order: int = 0) -> StockLevel:
 
 
 def reading(shopbox: int, rackbeat: StockLevel, **extra: object) -> StockSpotReading:
-    fields: dict[str, object] = {"variant": False, **extra}
-    return StockSpotReading("BRD", "1", 1, Decimal(shopbox), rackbeat, **fields)  # type: ignore[arg-type]
+    return StockSpotReading("BRD", "1", 1, Decimal(shopbox), rackbeat, **extra)  # type: ignore[arg-type]
 
 
 def test_equal_stock_is_no_row() -> None:
@@ -167,7 +166,7 @@ def test_quantities_print_alike_on_both_sides() -> None:
     row = stock_difference(reading(0, level(35)), "available")
     assert row is not None
     assert (row.expected, row.actual) == ("35", "0")
-    fractional = StockSpotReading("BRD", "1", 1, Decimal("35.0"), level(30), variant=False)
+    fractional = StockSpotReading("BRD", "1", 1, Decimal("35.0"), level(30))
     assert stock_difference(fractional, "available").actual == "35"  # type: ignore[union-attr]
 
 
@@ -197,9 +196,6 @@ def test_other_stock_differences() -> None:
     manual = stock_difference(reading(99, level(10)), "available")
     assert manual is not None
     assert manual.cause == "manual-edit-or-missed-event"
-    variant = stock_difference(reading(99, level(10), variant=True), "available")
-    assert variant is not None
-    assert variant.cause == "unmapped"
     racing = stock_difference(reading(7, level(10), unsettled=True), "available")
     assert racing is not None
     assert racing.cause == "pending-sales"

@@ -16,12 +16,19 @@ class Money(Model):
     currency: str = "DKK"
 
 
-def ore_to_kroner(ore: int) -> Decimal:
-    """Shopbox sends integer øre (minor units)."""
-    return (Decimal(ore) / 100).quantize(CENTS)
+def ore_to_kroner(ore: int | float | str | Decimal) -> Decimal:
+    """Integer øre (as Shopbox sends it) to kroner with two decimals: 12995 -> Decimal('129.95').
+
+    A fractional øre amount is refused rather than rounded: it means the unit is not øre.
+    """
+    value = Decimal(str(ore))
+    if value != value.to_integral_value():
+        raise ValueError(f"{ore!r} is not a whole number of øre")
+    return (value / 100).quantize(CENTS)
 
 
 def kroner_to_ore(kroner: Decimal) -> int:
+    """Kroner to integer øre, half away from zero: 129.955 -> 12996."""
     return int((kroner * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

@@ -12,31 +12,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
+from schemas.money import kroner_to_ore, ore_to_kroner
 from services.clients.http import ApiClient, RetryPolicy
-
-ORE_PER_KRONE = Decimal(100)
-CENT = Decimal("0.01")
-
-
-def ore_to_kroner(ore: int | float | str | Decimal) -> Decimal:
-    """Integer øre (as the API sends it) to kroner with two decimals: 12995 -> Decimal('129.95').
-
-    A fractional øre amount is refused rather than rounded: it means the unit is not øre.
-    """
-    value = Decimal(str(ore))
-    if value != value.to_integral_value():
-        raise ValueError(f"{ore!r} is not a whole number of øre")
-    return (value / ORE_PER_KRONE).quantize(CENT)
-
-
-def kroner_to_ore(kroner: Decimal) -> int:
-    """Kroner to integer øre, rounding half away from zero to whole øre: 129.955 -> 12996."""
-    return int((kroner * ORE_PER_KRONE).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _ore_field(value: Any) -> Any:

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from schemas.money import ore_to_kroner
 from services.clients.http import NotFound, Unauthorized, ValidationFailed
-from services.clients.shopbox import ProductUpsert, ShopboxClient, VariantUpsert, ore_to_kroner
+from services.clients.shopbox import ProductUpsert, ShopboxClient, VariantUpsert
 from tests.fixtures.shopbox_sim import FAST_RETRY, ShopboxSim, demo_shop
 
 pytestmark = pytest.mark.simulators

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.simulators.fixtures.generate_demo_shop import OUTPUT, build
-from services.clients.shopbox import Basket, Product, kroner_to_ore, ore_to_kroner
+from schemas.money import kroner_to_ore, ore_to_kroner
+from services.clients.shopbox import Basket, Product
 from tests.fixtures.shopbox_sim import demo_shop
 
 

@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.items import Binding, BindingChanged
-from services.common.kafka import client_kwargs, existing_partitions
 from services.common.logging import get_logger
+from services.common.readers import open_existing
 from services.common.settings import KafkaSettings
 
 log = get_logger(__name__)
@@ -61,13 +61,7 @@ class CompactedView(Generic[T]):
         return len(self._values)
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(**client_kwargs(self._kafka), enable_auto_commit=False)
-        await consumer.start()
-        partitions = [
-            TopicPartition(self.topic, p)
-            for p in await existing_partitions(self._kafka, self.topic)
-        ]
-        consumer.assign(partitions)
+        consumer, partitions = await open_existing(self._kafka, self.topic)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         self._consumer = consumer

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from schemas.topics import Topics, all_specs
-from services.common.kafka import client_kwargs, topic_partitions
 from services.common.logging import get_logger
+from services.common.readers import open_reader
 from services.common.settings import KafkaSettings
 from services.dashboard.overview import (
     Limits,
@@ -68,16 +68,16 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
 
 async def tail(kafka: KafkaSettings, topic: str, per_partition: int) -> list[ConsumerRecord]:
     """The last `per_partition` records of each partition of `topic` (none if it is missing)."""
-    partitions = await topic_partitions(kafka, topic)
-    if not partitions:
+    opened = await open_reader(kafka, topic)
+    if opened is None:
         return []
-    consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
-    await consumer.start()
+    consumer, tps = opened
     try:
-        tps = [TopicPartition(topic, p) for p in partitions]
         starts = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
         wanted = {tp: ends[tp] for tp in tps if ends[tp] > starts[tp]}
+        if not wanted:
+            return []
         consumer.assign(list(wanted))
         for tp, end in wanted.items():
             consumer.seek(tp, max(starts[tp], end - per_partition))
@@ -94,18 +94,6 @@ def _raw(record: ConsumerRecord) -> RawRecord:
     return RawRecord(key=record.key, value=record.value, timestamp_ms=record.timestamp)
 
 
-def _dead_letter(record: ConsumerRecord) -> DeadLetter:
-    return DeadLetter(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        headers={k: v.decode(errors="replace") for k, v in record.headers or ()},
-        timestamp_ms=record.timestamp,
-    )
-
-
 async def read_kafka(kafka: KafkaSettings, limits: Limits) -> Readings:
     ns = kafka.topic_namespace
     topics = Topics(ns)
@@ -120,7 +108,7 @@ async def read_kafka(kafka: KafkaSettings, limits: Limits) -> Readings:
     letters: list[DeadLetter] = []
     for topic in with_letters:
         redriven[topic] = await redriven_positions(kafka, topic)
-        letters += [_dead_letter(r) for r in await tail(kafka, topic, limits.dead_letters_shown)]
+        letters += [DeadLetter.of(r) for r in await tail(kafka, topic, limits.dead_letters_shown)]
     return Readings(
         namespace=ns,
         services=[],

@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from schemas.envelope import utcnow
 from schemas.sales import sales_event_adapter
-from services.common.kafka import client_kwargs, existing_partitions
 from services.common.logging import get_logger
+from services.common.readers import open_existing, seek_to_time
 from services.common.settings import KafkaSettings
 from services.stock_publisher.pending import PendingSales
 
@@ -46,19 +46,8 @@ class SalesFollower:
         self.skipped = 0
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(**client_kwargs(self._kafka), enable_auto_commit=False)
-        await consumer.start()
-        partitions = [
-            TopicPartition(self._topic, p)
-            for p in await existing_partitions(self._kafka, self._topic)
-        ]
-        consumer.assign(partitions)
-        start = _millis(utcnow() - self._lookback)
-        found = await consumer.offsets_for_times(dict.fromkeys(partitions, start))
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            hit = found.get(tp)
-            consumer.seek(tp, hit.offset if hit is not None else ends[tp])
+        consumer, partitions = await open_existing(self._kafka, self._topic)
+        ends = await seek_to_time(consumer, partitions, utcnow() - self._lookback)
         self._consumer = consumer
         self._task = asyncio.create_task(self._follow(ends))
 
@@ -88,7 +77,3 @@ class SalesFollower:
                 if all(pos >= end for pos, end in zip(positions, ends.values(), strict=True)):
                     self.caught_up.set()
                     log.info("recent sales loaded", baskets=len(self._pending))
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)

@@ -13,10 +13,10 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from rich.console import Console
@@ -24,6 +24,7 @@ from rich.table import Table
 
 from schemas.topics import all_specs, dlq_name
 from services.common.kafka import client_kwargs, topic_partitions
+from services.common.readers import open_reader
 from services.common.settings import KafkaSettings
 
 dlq_app = typer.Typer(
@@ -41,6 +42,19 @@ class DeadLetter:
     value: bytes | None
     headers: dict[str, str]
     timestamp_ms: int
+
+    @classmethod
+    def of(cls, record: Any) -> DeadLetter:
+        """From an aiokafka ConsumerRecord of a dead-letter topic."""
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers={k: v.decode(errors="replace") for k, v in record.headers or ()},
+            timestamp_ms=record.timestamp,
+        )
 
     @property
     def position(self) -> str:
@@ -80,33 +94,18 @@ def dead_letter_topics(namespace: str, source: str | None) -> list[str]:
 
 async def read_topic(kafka: KafkaSettings, topic: str) -> list[DeadLetter]:
     """Every record on `topic` from the start to its current end (none if it does not exist)."""
-    partitions = await topic_partitions(kafka, topic)
-    if not partitions:
+    opened = await open_reader(kafka, topic)
+    if opened is None:
         return []
-    consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
-    await consumer.start()
+    consumer, tps = opened
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         records: list[DeadLetter] = []
         while any([await consumer.position(tp) < ends[tp] for tp in tps]):
             batch = await consumer.getmany(timeout_ms=1000)
-            for tp_records in batch.values():
-                records.extend(
-                    DeadLetter(
-                        topic=r.topic,
-                        partition=r.partition,
-                        offset=r.offset,
-                        key=r.key,
-                        value=r.value,
-                        headers={k: v.decode(errors="replace") for k, v in r.headers or ()},
-                        timestamp_ms=r.timestamp,
-                    )
-                    for r in tp_records
-                    if r.offset < ends[TopicPartition(r.topic, r.partition)]
-                )
+            for tp, tp_records in batch.items():
+                records += [DeadLetter.of(r) for r in tp_records if r.offset < ends[tp]]
         return sorted(records, key=lambda d: (d.partition, d.offset))
     finally:
         await consumer.stop()

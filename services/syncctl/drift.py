@@ -23,7 +23,6 @@ from typing import Annotated, Literal
 
 import structlog
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -37,8 +36,8 @@ from schemas.topics import Topics, dlq_name
 from services.clients import shopbox as sb
 from services.clients.rackbeat import RackbeatClient
 from services.clients.shopbox import ShopboxClient
-from services.common.kafka import client_kwargs, topic_partitions
 from services.common.logging import configure_logging
+from services.common.readers import open_reader, seek_to_time
 from services.common.settings import (
     KafkaSettings,
     LogSettings,
@@ -151,20 +150,12 @@ async def read_since(
     kafka: KafkaSettings, topic: str, since: datetime
 ) -> list[tuple[datetime, SalesEvent]]:
     """Sales events published since `since`, up to the end as it was when we started."""
-    partitions = await topic_partitions(kafka, topic)
-    if not partitions:
+    opened = await open_reader(kafka, topic)
+    if opened is None:
         return []
-    consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
-    await consumer.start()
+    consumer, tps = opened
     try:
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        start = int(since.timestamp() * 1000)
-        found = await consumer.offsets_for_times(dict.fromkeys(tps, start))
-        ends = await consumer.end_offsets(tps)
-        for tp in tps:
-            hit = found.get(tp)
-            consumer.seek(tp, hit.offset if hit is not None else ends[tp])
+        ends = await seek_to_time(consumer, tps, since)
         events: list[tuple[datetime, SalesEvent]] = []
         while any([await consumer.position(tp) < ends[tp] for tp in tps]):
             batch = await consumer.getmany(timeout_ms=1000)

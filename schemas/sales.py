@@ -68,10 +68,16 @@ class SalesPollCursor(Model):
 
     `creation_time` is the newest basket time already published; `uids_at_time` are the baskets
     with exactly that time (Shopbox times are whole seconds, so more may arrive in that second).
+    `floor` is the sync start point: baskets created before it are never synced, by any path
+    (their stock was already in the figures the initial sync copied). None on cursors written
+    before the field existed: then nothing is filtered.
     """
 
     creation_time: int = Field(description="unix seconds")
     uids_at_time: list[str] = Field(default_factory=list)
+    floor: int | None = Field(
+        None, description="unix seconds; baskets created before it are never synced"
+    )
 
 
 class SalesPollCursorMoved(Event):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from schemas.orders import OrderSynced
@@ -9,12 +10,15 @@ from schemas.sales import SalesPollCursorMoved, sales_event_adapter
 from schemas.topics import Topics, dlq_name
 from services.clients.shopbox import ShopboxClient
 from services.common.kafka import make_broker
+from services.common.logging import get_logger
 from services.common.runtime import Service
 from services.common.settings import KafkaSettings, ShopboxSettings
 from services.common.views import CompactedView
-from services.order_ingest.ingest import Poller, SalesPublisher, Sweeper
+from services.order_ingest.ingest import CursorStore, Poller, SalesPublisher, Sweeper
 from services.order_ingest.settings import OrderIngestSettings
 from services.order_ingest.webhook import webhook_route
+
+log = get_logger(__name__)
 
 NAME = "order-ingest"
 DEFAULT_PORT = 8001
@@ -37,15 +41,27 @@ def build() -> Service:
     dead_letters: CompactedView[Any] = CompactedView(
         kafka, dlq_name(topics.sales), sales_event_adapter
     )
-    poller = Poller(client, publisher, broker, topics.sales_cursor, cursor_view, settings)
-    sweeper = Sweeper(client, publisher, ledger, dead_letters, settings)
+    cursors = CursorStore(broker, topics.sales_cursor, cursor_view, settings)
+    poller = Poller(client, publisher, cursors, settings)
+    sweeper = Sweeper(client, publisher, ledger, dead_letters, cursors, settings)
 
     async def start_views() -> None:
         for view in (cursor_view, ledger, dead_letters):
             await view.start()
 
+    async def load_start_point() -> None:
+        # Fix the start point before taking webhooks (creating the cursor if none exists);
+        # not ready until it is known.
+        while True:
+            try:
+                await cursors.get()
+                return
+            except Exception as exc:
+                log.warning("sync start point not loaded yet; retrying", error=str(exc))
+                await asyncio.sleep(2)
+
     def status() -> dict[str, Any]:
-        cursor = poller.cursor.model_dump() if poller.cursor else None
+        cursor = cursors.current.model_dump() if cursors.current else None
         return {
             "published": publisher.published,
             "skipped_recent_duplicates": publisher.skipped,
@@ -53,6 +69,7 @@ def build() -> Service:
             "cursor": cursor,
             "sweeps": sweeper.sweeps,
             "republished_by_sweep": sweeper.republished,
+            "ignored_before_start_point": cursors.ignored_before_start,
         }
 
     return Service(
@@ -60,8 +77,10 @@ def build() -> Service:
         default_port=DEFAULT_PORT,
         broker=broker,
         kafka=kafka,
-        routes=[webhook_route(shopbox.webhook_secret.get_secret_value(), client, publisher)],
-        on_connected=[start_views],
+        routes=[
+            webhook_route(shopbox.webhook_secret.get_secret_value(), client, publisher, cursors)
+        ],
+        on_connected=[start_views, load_start_point],
         background=[*([poller.run] if settings.poll_enabled else []), sweeper.run],
         status=status,
     )

@@ -21,7 +21,7 @@ from services.clients.shopbox import Basket, ShopboxClient
 from services.common.kafka import publish_event
 from services.common.logging import get_logger
 from services.common.views import CompactedView
-from services.order_ingest.cursor import advance, initial_cursor
+from services.order_ingest.cursor import advance, before_start_point, initial_cursor
 from services.order_ingest.mapping import SalesEvent, sale_events
 from services.order_ingest.settings import OrderIngestSettings
 from services.order_ingest.sweep_plan import needs_republish
@@ -66,48 +66,88 @@ class SalesPublisher:
 
 
 @dataclass
+class CursorStore:
+    """The poll cursor kept in Kafka, and with it the sync start point that poll, sweep and
+    webhook all respect. Without a saved cursor (no initial sync, first start) one is created at
+    `started_at - ORDER_INGEST_INITIAL_LOOKBACK_S` and saved at once, so the start point holds
+    across restarts even with polling off."""
+
+    broker: KafkaBroker
+    topic: str
+    view: CompactedView[SalesPollCursorMoved]
+    settings: OrderIngestSettings
+    started_at: float = field(default_factory=time.time)
+    current: SalesPollCursor | None = None
+    ignored_before_start: int = 0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self) -> SalesPollCursor:
+        async with self._lock:
+            if self.current is None:
+                self.current = await self._load()
+                log.info("poll cursor loaded", cursor=self.current.model_dump())
+            return self.current
+
+    async def _load(self) -> SalesPollCursor:
+        await self.view.wait_caught_up()
+        saved = self.view.get(POLLER_KEY)
+        if saved is not None:
+            return saved.payload
+        cursor = initial_cursor(int(self.started_at), self.settings.initial_lookback_s)
+        await self.save(cursor, source="order-ingest/start")
+        return cursor
+
+    async def save(self, cursor: SalesPollCursor, *, source: str) -> None:
+        await publish_cursor(self.broker, self.topic, cursor, source=source)
+        self.current = cursor
+
+    async def ignores(self, basket: Basket, path: str) -> bool:
+        """True (logged, counted) for a basket created before the sync start point."""
+        if not before_start_point(await self.get(), basket.creation_time):
+            return False
+        self.ignored_before_start += 1
+        log.info(
+            "basket created before the sync start point ignored",
+            basket=basket.uid,
+            path=path,
+            creation_time=basket.creation_time,
+            start_point=self.current.floor if self.current else None,
+        )
+        return True
+
+
+async def publish_cursor(
+    broker: KafkaBroker, topic: str, cursor: SalesPollCursor, *, source: str
+) -> None:
+    event = SalesPollCursorMoved(
+        event_id=deterministic_id(POLLER_KEY, cursor.creation_time, *cursor.uids_at_time),
+        occurred_at=utcnow(),
+        source=source,
+        payload=cursor,
+    )
+    await publish_event(broker, topic, POLLER_KEY, event)
+
+
+@dataclass
 class Poller:
     """Polls the sales list newest first and resumes from a cursor kept in Kafka."""
 
     client: ShopboxClient
     publisher: SalesPublisher
-    broker: KafkaBroker
-    cursor_topic: str
-    cursor_view: CompactedView[SalesPollCursorMoved]
+    cursors: CursorStore
     settings: OrderIngestSettings
-    cursor: SalesPollCursor | None = None
     polls: int = 0
 
-    async def load_cursor(self) -> SalesPollCursor:
-        await self.cursor_view.wait_caught_up()
-        saved = self.cursor_view.get(POLLER_KEY)
-        if saved is not None:
-            return saved.payload
-        return initial_cursor(int(time.time()), self.settings.initial_lookback_s)
-
     async def poll_once(self) -> int:
-        if self.cursor is None:
-            self.cursor = await self.load_cursor()
-            log.info("poll cursor loaded", cursor=self.cursor.model_dump())
-        cursor = self.cursor
+        cursor = await self.cursors.get()
         listed = [b async for b in self.client.iter_baskets(since=cursor.creation_time)]
         new, moved = advance(cursor, listed)
         for basket in new:
             await self.publisher.publish_basket(basket, source="order-ingest/poll")
         if moved != cursor:
-            await self._save(moved)
-            self.cursor = moved
+            await self.cursors.save(moved, source="order-ingest/poll")
         self.polls += 1
         return len(new)
-
-    async def _save(self, cursor: SalesPollCursor) -> None:
-        event = SalesPollCursorMoved(
-            event_id=deterministic_id(POLLER_KEY, cursor.creation_time, *cursor.uids_at_time),
-            occurred_at=utcnow(),
-            source="order-ingest/poll",
-            payload=cursor,
-        )
-        await publish_event(self.broker, self.cursor_topic, POLLER_KEY, event)
 
     async def run(self) -> None:
         while True:
@@ -129,6 +169,7 @@ class Sweeper:
     publisher: SalesPublisher
     ledger: CompactedView[OrderSynced]
     dead_letters: CompactedView[object]
+    cursors: CursorStore
     settings: OrderIngestSettings
     sweeps: int = 0
     republished: int = 0
@@ -136,11 +177,15 @@ class Sweeper:
     async def sweep_once(self, now: float | None = None) -> int:
         await self.ledger.wait_caught_up()
         await self.dead_letters.wait_caught_up()
+        floor = (await self.cursors.get()).floor
         now = time.time() if now is None else now
         since = int(now - self.settings.sweep_window_s)
+        since = since if floor is None else max(since, floor)
         count = 0
         async for basket in self.client.iter_baskets(since=since):
             if now - basket.creation_time < self.settings.sweep_grace_s and not basket.canceled:
+                continue
+            if await self.cursors.ignores(basket, "sweep"):
                 continue
             synced = self.ledger.get(basket.uid)
             outcome = synced.payload.outcome if synced else None

@@ -14,7 +14,11 @@ class OrderIngestSettings(BaseSettings):
     poll_enabled: bool = Field(True, description="poll GET /baskets (the main path)")
     poll_interval_s: float = Field(5.0, gt=0)
     initial_lookback_s: int = Field(
-        3600, ge=0, description="first start without a cursor: poll sales from this far back"
+        0,
+        ge=0,
+        description="first start without a cursor (no initial sync ran): the sync start point is "
+        "this far before the start. Non-zero deliberately syncs sales made before it, which the "
+        "stock in Rackbeat may already reflect",
     )
     sweep_interval_s: float = Field(300.0, gt=0, description="reconciliation sweep period")
     sweep_window_s: int = Field(86_400, gt=0, description="how far back the sweep looks")

@@ -4,6 +4,8 @@ Shopbox authenticates its push only with a secret query parameter (`shopbox_hook
 A7). The body is not trusted for content: only the basket uid is taken from it, and the basket
 itself is fetched from the Shopbox API. Bad input gets a 4xx with a reason and publishes nothing;
 a Shopbox or Kafka outage gets a 503 so the sender retries (poll and sweep catch it anyway).
+A basket created before the sync start point is answered 200 with the reason it was ignored:
+the push is fine, the sale is just not ours to sync (no retry wanted).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.routing import Route
 from services.clients.http import ApiError, NotFound, is_transient
 from services.clients.shopbox import ShopboxClient
 from services.common.logging import get_logger
-from services.order_ingest.ingest import SalesPublisher
+from services.order_ingest.ingest import CursorStore, SalesPublisher
 from services.order_ingest.mapping import UnusableBasket
 
 log = get_logger(__name__)
@@ -63,7 +65,9 @@ def parse_push(raw: bytes, action: str | None) -> ShopboxPush | str:
     return push
 
 
-def webhook_route(secret: str, client: ShopboxClient, publisher: SalesPublisher) -> Route:
+def webhook_route(
+    secret: str, client: ShopboxClient, publisher: SalesPublisher, cursors: CursorStore
+) -> Route:
     async def receive(request: Request) -> Response:
         given = request.query_params.get("shopbox_hook_id", "")
         if not given or not hmac.compare_digest(given.encode(), secret.encode()):
@@ -79,6 +83,14 @@ def webhook_route(secret: str, client: ShopboxClient, publisher: SalesPublisher)
             status = 503 if is_transient(exc) else 502
             return refuse(status, f"could not fetch the basket from Shopbox: {exc}")
         try:
+            if await cursors.ignores(basket, "webhook"):
+                return JSONResponse(
+                    {
+                        "basket_uid": basket.uid,
+                        "published": [],
+                        "ignored": "created before the sync start point (initial sync)",
+                    }
+                )
             sent = await publisher.publish_basket(basket, source="order-ingest/webhook")
         except UnusableBasket as exc:
             return refuse(422, str(exc))

@@ -4,7 +4,8 @@ It reads the streams (bindings, ledger, recent sales, dead letters) and both API
 through the rate-limited clients), compares items, stock and sales, and labels each difference
 with its probable cause (drift_rules.py). It writes nothing anywhere: no API write, no record,
 no consumer group (topics are read by partition assignment), so it is safe to run from cron.
-Exit code 0 when every difference is explained, 1 when one is not.
+Exit code 0 when every difference is explained, 1 when one is not, 2 when an API call failed
+and part of the report is missing (the failures are `error` rows; the rest is still checked).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +36,7 @@ from schemas.sales import SaleCancelled, SaleCompleted, SaleLine, SaleRefunded, 
 from schemas.stock import StockLevel, stock_key
 from schemas.topics import Topics, dlq_name
 from services.clients import shopbox as sb
+from services.clients.http import ApiError, NotFound
 from services.clients.rackbeat import RackbeatClient
 from services.clients.shopbox import ShopboxClient
 from services.common.logging import configure_logging
@@ -58,10 +61,13 @@ from services.syncctl.drift_rules import (
     Difference,
     DriftReport,
     ItemPair,
+    Section,
     StockSpotReading,
     basket_difference,
+    error_difference,
     item_cause,
     item_differences,
+    missing_item_difference,
     problem_differences,
     stock_difference,
     unbound_lines,
@@ -329,10 +335,16 @@ async def check_stock(
     pending = pending_counts(state, config)
     shop: dict[str, dict[tuple[str, str | None], Decimal]] = {}
     for branch in config.branch_locations:
-        shop[branch] = {
-            (row.uid, row.product_variance): row.quantity
-            async for row in shopbox.iter_stock(branch, per_page=1000)
-        }
+        try:
+            shop[branch] = {
+                (row.uid, row.product_variance): row.quantity
+                async for row in shopbox.iter_stock(branch, per_page=1000)
+            }
+        except ApiError as exc:
+            report.differences.append(
+                error_difference("stock", f"branch {branch}", "Shopbox stock", exc)
+            )
+    branches = {b: loc for b, loc in sorted(config.branch_locations.items()) if b in shop}
     by_item: dict[str, list[Binding]] = defaultdict(list)
     for _, event in state.bindings.items():
         binding = event.payload
@@ -342,9 +354,16 @@ async def check_stock(
     for number, group in sorted(by_item.items()):
         variants = any(b.rackbeat_option_id for b in group)
         read_at = utcnow()
-        levels = await rackbeat_levels(rackbeat, number, locations, variants)
+        try:
+            levels = await rackbeat_levels(rackbeat, number, locations, variants)
+        except NotFound:
+            report.differences += [missing_item_difference("stock", b, "Rackbeat") for b in group]
+            continue
+        except ApiError as exc:
+            report.differences.append(error_difference("stock", number, "Rackbeat stock", exc))
+            continue
         for binding in group:
-            for branch, location in sorted(config.branch_locations.items()):
+            for branch, location in branches.items():
                 reading = _reading(
                     binding, branch, location, shop, levels, pending, read_at, config
                 )
@@ -431,9 +450,16 @@ async def build_report(
     earliest = min(config.since, config.pending_since)
     state = await read_streams(kafka, topics, config.master, earliest)
     report = DriftReport()
-    await check_items(report, state, shopbox, rackbeat, config)
-    await check_stock(report, state, shopbox, rackbeat, config)
-    await check_sales(report, state, shopbox, config)
+    sections: dict[Section, Awaitable[None]] = {
+        "items": check_items(report, state, shopbox, rackbeat, config),
+        "stock": check_stock(report, state, shopbox, rackbeat, config),
+        "sales": check_sales(report, state, shopbox, config),
+    }
+    for section, check in sections.items():
+        try:
+            await check
+        except ApiError as exc:  # a listing failed: the section is incomplete, the rest runs
+            report.differences.append(error_difference(section, "(section)", "listing", exc))
     return report
 
 
@@ -445,6 +471,9 @@ def report_json(report: DriftReport, config: DriftConfig) -> str:
         "checked": dict(report.checked),
         "summary": report.summary(),
         "unexplained": report.unexplained,
+        "errors": report.errors,
+        "complete": report.errors == 0,
+        "exit_code": report.exit_code,
         "notes": report.notes,
         "differences": [asdict(d) for d in report.differences],
     }
@@ -465,7 +494,7 @@ def print_report(console: Console, report: DriftReport, config: DriftConfig) -> 
             title=f"{titles[section]}: {len(rows)} differences",
         )
         for d in rows:
-            style = "red" if d.cause == "manual-edit-or-missed-event" else None
+            style = {"manual-edit-or-missed-event": "red", "error": "yellow"}.get(d.cause)
             table.add_row(d.subject, d.field, d.expected, d.actual, d.cause, d.reason, style=style)
         console.print(table)
     summary = Table("section", *CAUSES, title="Summary")
@@ -481,6 +510,8 @@ def print_report(console: Console, report: DriftReport, config: DriftConfig) -> 
         if not report.unexplained
         else (f"[red]{report.unexplained} unexplained differences[/red]")
     )
+    if report.errors:
+        verdict += f"; [yellow]incomplete: {report.errors} API errors (rows `error`)[/yellow]"
     console.print(verdict)
 
 
@@ -515,7 +546,9 @@ def drift(
 ) -> None:
     """Compare items, stock and sales; label each difference with its probable cause.
 
-    Read-only. Exit code 1 when a difference is unexplained (manual-edit-or-missed-event).
+    Read-only. Exit code 0: every difference explained; 1: a difference is unexplained
+    (manual-edit-or-missed-event); 2: incomplete, an API call failed (`error` rows), or bad
+    arguments.
     """
     quiet_logs()
     now = utcnow()
@@ -530,7 +563,7 @@ def drift(
         console.out(report_json(report, config), highlight=False)
     else:
         print_report(console, report, config)
-    raise typer.Exit(1 if report.unexplained else 0)
+    raise typer.Exit(report.exit_code)
 
 
 async def _run(since: datetime, grace: timedelta, now: datetime) -> tuple[DriftReport, DriftConfig]:

@@ -6,8 +6,11 @@ Each difference between Shopbox and Rackbeat gets the most probable cause:
 - `pending-sales`: explained by sales in flight (in the sales stream, not booked in Rackbeat
   yet). Not a drift: it settles by itself;
 - `dead-letter`: the record that would fix it waits in a dead-letter topic, with its reason;
+- `missing-item`: a bound item is gone on one side (deleted by hand): the binding points at
+  nothing, so the sync cannot write it. Restore the item or fix the SKU in the master;
 - `manual-edit-or-missed-event`: anything else (someone edited the other side by hand, or an
-  event was lost). The only unexplained cause: it makes the report fail (exit code 1).
+  event was lost). The only unexplained cause: it makes the report fail (exit code 1);
+- `error`: an API call failed, so that part was not checked (exit code 2: report incomplete).
 
 The rules reuse the services' own: item-mapper's price conversion and field comparison
 (services/item_mapper), stock-publisher's target figure (services/stock_publisher/levels.py) and
@@ -34,15 +37,26 @@ from services.item_mapper.to_shopbox import shopbox_changes
 from services.order_ingest.sweep_plan import needs_republish
 from services.stock_publisher.levels import QuantityMode, target_quantity
 
-Cause = Literal["unmapped", "pending-sales", "dead-letter", "manual-edit-or-missed-event"]
-Section = Literal["items", "stock", "sales"]
-CAUSES: tuple[Cause, ...] = (
+Cause = Literal[
     "unmapped",
+    "missing-item",
     "pending-sales",
     "dead-letter",
     "manual-edit-or-missed-event",
+    "error",
+]
+Section = Literal["items", "stock", "sales"]
+CAUSES: tuple[Cause, ...] = (
+    "unmapped",
+    "missing-item",
+    "pending-sales",
+    "dead-letter",
+    "manual-edit-or-missed-event",
+    "error",
 )
 UNEXPLAINED: Cause = "manual-edit-or-missed-event"
+ERROR: Cause = "error"
+MISSING: Cause = "missing-item"
 ZERO = Decimal(0)
 
 
@@ -74,6 +88,47 @@ class DriftReport:
     @property
     def unexplained(self) -> int:
         return sum(1 for d in self.differences if d.cause == UNEXPLAINED)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.differences if d.cause == ERROR)
+
+    @property
+    def exit_code(self) -> int:
+        """2: incomplete (an API call failed; wins, since unchecked parts may hide drift),
+        1: unexplained drift, 0: everything found is explained."""
+        if self.errors:
+            return 2
+        return 1 if self.unexplained else 0
+
+
+def error_difference(section: Section, subject: str, what: str, exc: Exception) -> Difference:
+    """An API call failed: `what` was not checked. The message names the call (no secrets:
+    ApiError redacts them)."""
+    return Difference(
+        section, subject, what, "checked", "not checked", ERROR, f"{type(exc).__name__}: {exc}"
+    )
+
+
+def missing_item_difference(section: Section, binding: Binding, side: str) -> Difference:
+    """A bound item the API answers 404 for: the binding points at something deleted."""
+    name = (
+        f"Rackbeat item {binding.rackbeat_item_number}"
+        if side == "Rackbeat"
+        else f"Shopbox product {binding.shopbox_product_id}"
+    )
+    return Difference(
+        section,
+        binding.sku,
+        "product",
+        name,
+        f"not found in {side}",
+        MISSING,
+        MISSING_WHY,
+    )
+
+
+MISSING_WHY = "a bound product is gone on one side (deleted by hand?): restore it or fix the SKU"
 
 
 SECTIONS: tuple[Section, ...] = ("items", "stock", "sales")
@@ -204,7 +259,7 @@ def item_cause(pair: ItemPair, dead_letter_reason: str | None) -> tuple[Cause, s
     if dead_letter_reason is not None:
         return "dead-letter", dead_letter_reason
     if pair.shopbox is None or pair.rackbeat is None:
-        return UNEXPLAINED, "a bound product is gone on one side (deleted by hand?)"
+        return MISSING, MISSING_WHY
     return UNEXPLAINED, "the other side was edited by hand, or the master's change was missed"
 
 

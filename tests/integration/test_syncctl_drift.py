@@ -262,3 +262,40 @@ async def test_each_cause_is_found_and_labelled_and_the_exit_code_is_1(
         assert "5 unexplained differences" in table
     finally:
         await world.close()
+
+
+async def test_a_deleted_bound_item_is_labelled_and_an_api_error_makes_the_report_incomplete(
+    kafka_bootstrap: str, topic_namespace: str, shopbox_sim: ShopboxSim, rackbeat_sim: RackbeatSim
+) -> None:
+    world = await make_world(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
+    try:
+        # Deleted by hand in Rackbeat (the simulator's API refuses once stock was registered;
+        # Rackbeat's UI can): every per-item read now answers 404.
+        del rackbeat_sim.state.store.products["BRD-0004"]
+        code, body, output = await world.drift("--json")
+        assert code == 0, output
+        assert labels(body) == Counter(
+            {("items", "BRD-0004", "missing-item"): 1, ("stock", "BRD-0004", "missing-item"): 1}
+        ), json.dumps(body["differences"], indent=1)
+        assert body["complete"] is True
+        assert body["exit_code"] == 0
+        assert body["checked"]["stock spots"] == 16  # the other 8 SKUs x 2 branches
+
+        # Any other API error: an `error` row, the rest still checked, exit code 2.
+        await rackbeat_sim.fail_next(1, status=403)
+        code, body, output = await world.drift("--json")
+        assert code == 2, output
+        errors = [d for d in body["differences"] if d["cause"] == "error"]
+        assert [(d["section"], d["subject"]) for d in errors] == [("items", "(section)")]
+        assert "403" in errors[0]["reason"]
+        assert body["complete"] is False
+        assert body["checked"]["stock spots"] == 16
+        assert ("stock", "BRD-0004", "missing-item") in labels(body)
+
+        await rackbeat_sim.fail_next(1, status=403)
+        code, _, table = await world.drift()
+        assert code == 2
+        assert "incomplete: 1 API errors" in table
+        assert "Traceback" not in table
+    finally:
+        await world.close()

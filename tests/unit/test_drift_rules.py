@@ -19,8 +19,10 @@ from services.syncctl.drift_rules import (
     ItemPair,
     StockSpotReading,
     basket_difference,
+    error_difference,
     item_cause,
     item_differences,
+    missing_item_difference,
     problem_differences,
     stock_difference,
     unbound_lines,
@@ -86,7 +88,7 @@ def test_rackbeat_master_reports_shopbox_fields_incl_variants() -> None:
 def test_a_bound_product_missing_on_one_side_is_one_difference() -> None:
     found = item_differences(pair(shop_product(), None), "shopbox", PRICES)
     assert found == [("product", "Rackbeat item BRD", "not found in Rackbeat")]
-    assert item_cause(pair(shop_product(), None), None)[0] == "manual-edit-or-missed-event"
+    assert item_cause(pair(shop_product(), None), None)[0] == "missing-item"
 
 
 def test_variant_binding_must_point_at_an_option_with_the_variant_value() -> None:
@@ -282,10 +284,35 @@ def test_only_manual_edit_or_missed_event_counts_as_unexplained() -> None:
     assert report.unexplained == 1
     assert report.summary()["stock"] == {
         "unmapped": 0,
+        "missing-item": 0,
         "pending-sales": 1,
         "dead-letter": 0,
         "manual-edit-or-missed-event": 1,
+        "error": 0,
     }
+    assert report.exit_code == 1
+
+
+def test_a_missing_item_is_explained_and_an_error_makes_the_report_incomplete() -> None:
+    report = DriftReport()
+    binding = Binding(sku="BRD", shopbox_product_id="1", rackbeat_item_number="BRD")
+    missing = missing_item_difference("stock", binding, "Rackbeat")
+    assert (missing.cause, missing.expected, missing.actual) == (
+        "missing-item",
+        "Rackbeat item BRD",
+        "not found in Rackbeat",
+    )
+    report.differences.append(missing)
+    assert (report.unexplained, report.errors, report.exit_code) == (0, 0, 0)
+    manual = stock_difference(reading(99, level(10)), "available")
+    assert manual is not None
+    report.differences.append(manual)
+    assert report.exit_code == 1
+    failed = error_difference("stock", "KOL", "stock", RuntimeError("Rackbeat GET failed (403)"))
+    assert failed.cause == "error"
+    assert "403" in failed.reason
+    report.differences.append(failed)
+    assert (report.errors, report.exit_code) == (1, 2)
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 WITH_KAFKA := infra/scripts/with-kafka.sh
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint typecheck pytest kafka-up kafka-down topics bench up down lock clean
+.PHONY: help venv run run-live test lint typecheck pytest kafka-up kafka-down topics bench up down lock clean
 
 help:
 	@echo "make run         start Kafka, both simulators (demo shop), the four services and the dashboard (:8080); Ctrl-C stops all"
+	@echo "make run-live    the services (and dashboard) against the real APIs configured in .env"
 	@echo "make test        lint, type check and every test, against a real Kafka broker"
 	@echo "make bench       latency and throughput benchmarks (figures go into the README)"
 	@echo "make kafka-up    start the local Kafka broker (kept running); make kafka-down stops it"
@@ -37,6 +38,9 @@ topics: venv
 
 run: venv
 	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m infra.run_all
+
+run-live: venv
+	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m infra.run_all --live
 
 lint: venv
 	$(VENV)/bin/ruff format --check .

@@ -8,17 +8,26 @@ from dataclasses import dataclass, field
 
 DEMO_SEED = "infra/simulators/fixtures/demo_shop.json"
 
-# What `make run` adds when it runs against the simulators (never with real APIs): the demo
-# shop's branches 1 and 2 map to Rackbeat locations 1 and 2, both simulators push webhooks to the
-# services, and the simulated Rackbeat limit is raised so the demo's initial sync takes seconds
-# instead of a minute (the real 480/min stays the default everywhere else).
+# What `make run` adds when it runs against the simulators (never with real APIs). Every API
+# setting points at the simulators, whatever `.env` says, so the demo can never touch a real
+# account. The demo shop's branches 1 and 2 map to Rackbeat locations 1 and 2, both simulators push
+# webhooks to the services, and the simulated Rackbeat limit is raised so the demo's initial sync
+# takes seconds instead of a minute (the real 480/min stays the default everywhere else).
+# run_all adds a fresh KAFKA_TOPIC_NAMESPACE per run: the simulators keep their data in memory, so
+# a new run must not meet the bindings, ledger and cursor of the last one.
 DEMO_ENV: dict[str, str] = {
+    "SHOPBOX_BASE_URL": "http://127.0.0.1:8101/api/v3",
+    "SHOPBOX_API_TOKEN": "shopbox-dev-token",
+    "SHOPBOX_WEBHOOK_SECRET": "shopbox-dev-hook-secret",
+    "RACKBEAT_BASE_URL": "http://127.0.0.1:8102/api",
+    "RACKBEAT_API_TOKEN": "rackbeat-sim-dev-token",
     "SYNC_BRANCH_LOCATIONS": '{"1": 1, "2": 2}',
     "RACKBEAT_REQUESTS_PER_MINUTE": "6000",
     "RACKBEAT_SIM_RATE_LIMIT": "6000",
     "SHOPBOX_SIM_WEBHOOK_URL": "http://127.0.0.1:8001/webhooks/shopbox",
     "STOCK_PUBLIC_URL": "http://127.0.0.1:8003",
 }
+DEMO_NAMESPACE_PREFIX = "demo-"
 
 
 @dataclass(frozen=True)

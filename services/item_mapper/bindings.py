@@ -32,15 +32,36 @@ class BindingPublisher:
         self._broker = broker
         self._topic = topic
         self._view = view
-        self._sent: dict[str, Binding] = {}
+        self._sent: dict[str, Binding | None] = {}
+        """what this process published per key; None for a tombstone"""
         self.published = 0
         self.problems_reported = 0
+        self.retracted = 0
 
     def current(self, sku: str) -> Binding | None:
         if sku in self._sent:
             return self._sent[sku]
         event = self._view.get(sku) if self._view else None
         return event.payload if event else None
+
+    def keys(self) -> set[str]:
+        """Every key with a live binding (the table's and this process's own)."""
+        keys = {key for key, _ in self._view.items()} if self._view else set()
+        keys |= self._sent.keys()
+        return {key for key in keys if self.current(key) is not None}
+
+    async def retract(self, keys: Iterable[str], *, reason: str) -> int:
+        """Tombstone (null value) these keys, so consumers stop matching them."""
+        count = 0
+        for key in keys:
+            if self.current(key) is None:
+                continue
+            log.info("binding retracted", sku=key, reason=reason)
+            await self._broker.publish(None, self._topic, key=key.encode())
+            self._sent[key] = None
+            count += 1
+        self.retracted += count
+        return count
 
     async def publish(
         self, bindings: Iterable[Binding], *, source: str, causation_id: str | None = None

@@ -53,14 +53,25 @@ class ShopboxPoller:
         self.out = out
         self.cursor: int | None = None
         self.last_poll_at: datetime | None = None
+        self.last_pass_full = False
+        self.full_pass_products: int | None = None
+        """products seen by the latest full pass (None before the first)"""
 
-    async def poll_once(self) -> int:
-        """One pass over products changed since the last pass (all of them on the first)."""
-        changed, newest = 0, self.cursor
-        async for product in self.client.iter_products(updated_since=self.cursor, per_page=500):
+    async def poll_once(self, *, full: bool = False) -> int:
+        """One pass over products changed since the last pass (all of them on the first, or
+        when `full`). A full pass also drops products Shopbox no longer lists from the table."""
+        since = None if full else self.cursor
+        changed, newest, seen = 0, self.cursor, set()
+        async for product in self.client.iter_products(updated_since=since, per_page=500):
             changed += await self.out.offer(shopbox_snapshot(product))
+            seen.add(product.uid)
             if product.updated_at is not None:
                 newest = max(newest or 0, product.updated_at)
+        self.last_pass_full = since is None
+        if since is None:
+            for gone in [uid for uid in self.out.known if uid not in seen]:
+                del self.out.known[gone]
+            self.full_pass_products = len(seen)
         self.cursor, self.last_poll_at = newest, utcnow()
         return changed
 

@@ -13,4 +13,7 @@ class ItemMapperSettings(BaseSettings):
 
     poll_interval_s: float = Field(2.0, gt=0, description="how often the master side is polled")
     rackbeat_group: int = Field(1, description="Rackbeat product group for created products")
+    full_pass_interval_s: float = Field(
+        300.0, gt=0, description="how often the master is read in full (finds removed SKUs)"
+    )
     initial_sync_concurrency: int = Field(8, ge=1, description="products applied in parallel")

@@ -1,0 +1,111 @@
+"""Stock of a product item-mapper has just created in Rackbeat: copied from Shopbox before binding.
+
+A Rackbeat item starts at 0. Once it is bound, stock-publisher (Rackbeat is the stock master)
+would write that 0 to Shopbox, wiping the product's real stock. So when the Shopbox-master
+applier CREATES an item (never on updates: after that, Rackbeat owns the figure), the product's
+current Shopbox stock per branch and variant is copied to the mapped locations with the initial
+sync's code (stock_copy.py), and only then is the binding published.
+
+Shopbox lists stock per branch only (no per-product filter), so the listings are cached and
+reused for every creation observed before they were read: a burst of new products (a first run)
+costs one listing per branch, and a figure is never older than the snapshot that caused the create.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime
+
+from schemas.envelope import utcnow
+from schemas.items import ProductSnapshot
+from services.clients import rackbeat as rb
+from services.clients.shopbox import InventoryRow, ShopboxClient
+from services.common.logging import get_logger
+from services.item_mapper.stock_copy import StockWrite, copy_stock, stock_by_location, stock_targets
+from services.item_mapper.to_rackbeat import Outcome
+
+log = get_logger(__name__)
+
+
+class ShopboxStockListings:
+    """Every branch's stock listing, re-read when older than the observation asking for it."""
+
+    def __init__(self, client: ShopboxClient) -> None:
+        self._client = client
+        self._lock = asyncio.Lock()
+        self._rows: dict[str, list[InventoryRow]] = {}
+        self._read_at: datetime | None = None
+        self.reads = 0
+
+    async def rows_by_branch(self, observed_at: datetime) -> dict[str, list[InventoryRow]]:
+        async with self._lock:
+            if self._read_at is None or self._read_at < observed_at:
+                read_at = utcnow()
+                rows = {}
+                for branch in await self._client.branches():
+                    rows[branch.uid] = [
+                        row async for row in self._client.iter_stock(branch.uid, per_page=1000)
+                    ]
+                self._rows, self._read_at = rows, read_at
+                self.reads += 1
+            return self._rows
+
+
+class NewItemStock:
+    """Copies a created item's Shopbox stock into Rackbeat; remembers unmapped branches."""
+
+    def __init__(
+        self,
+        listings: ShopboxStockListings,
+        rackbeat: rb.RackbeatClient,
+        branch_locations: Mapping[str, int],
+    ) -> None:
+        self._listings = listings
+        self._rackbeat = rackbeat
+        self._branch_locations = dict(branch_locations)
+        self._locations = sorted(set(branch_locations.values()))
+        self.unmapped_branches: set[str] = set()
+        self.writes = 0
+        self._pending: set[str] = set()
+
+    def created(self, outcome: Outcome) -> None:
+        """Mark an item whose stock is still to copy (kept across retries of the same event)."""
+        if outcome.action == "created" and outcome.item_number:
+            self._pending.add(outcome.item_number)
+
+    async def copy_if_created(
+        self, snapshot: ProductSnapshot, outcome: Outcome, observed_at: datetime
+    ) -> list[StockWrite]:
+        self.created(outcome)
+        number = outcome.item_number
+        if number is None or number not in self._pending:
+            return []
+        if not self._locations:
+            self._pending.discard(number)
+            log.warning(
+                "SYNC_BRANCH_LOCATIONS is empty: stock of a new item not copied", item=number
+            )
+            return []
+        rows = await self._listings.rows_by_branch(observed_at)
+        stock, unmapped = stock_by_location(rows, self._branch_locations)
+        self._report_unmapped(unmapped)
+        targets, problems = stock_targets(snapshot, outcome, stock, self._locations)
+        for problem in problems:
+            log.warning("stock of a new item not copied", problem=problem)
+        # Fresh only when created by this very apply; after a retry the item's figure is read.
+        writes = await copy_stock(self._rackbeat, targets, fresh=outcome.fresh, dry_run=False)
+        self._pending.discard(number)
+        self.writes += len(writes)
+        if writes:
+            log.info("stock of a new item copied from Shopbox", item=number, figures=len(writes))
+        return writes
+
+    def _report_unmapped(self, branches: list[str]) -> None:
+        new = set(branches) - self.unmapped_branches
+        if new:
+            log.warning(
+                "Shopbox branches without a Rackbeat location: their stock is not copied",
+                branches=sorted(new),
+            )
+            self.unmapped_branches |= new

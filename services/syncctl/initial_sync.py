@@ -12,6 +12,11 @@ Idempotent and resumable by compare-before-write: Rackbeat is read in bulk first
 and variations, about one call per 1000 products), only differing fields and stock figures are
 written, and variations have deterministic names, so a re-run after a crash or Ctrl-C picks up
 where the last one stopped, and a run with nothing left to do makes no writes.
+
+It also sets the sync start point (services/syncctl/go_live.py): sales made before the copy
+started are in the copied stock, so order-ingest never syncs them. And it refuses to run on a
+live pipeline (orders on the ledger, sales on the stream, order-ingest started) unless --force:
+a second copy would count the sales booked since twice.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import typer
+from faststream.kafka import KafkaBroker
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -45,9 +51,21 @@ from services.item_mapper.stock_copy import (
     stock_targets,
 )
 from services.item_mapper.to_rackbeat import Outcome, RackbeatCatalog, RackbeatWriter
+from services.order_ingest.ingest import publish_cursor
+from services.syncctl.go_live import (
+    INITIAL_SYNC_SOURCE,
+    PipelineState,
+    describe_time,
+    ensure_catalog,
+    live_reasons,
+    read_pipeline_state,
+    refusal,
+    sets_start_point,
+    start_point,
+)
 
 console = Console()
-SOURCE = "syncctl/initial-sync"
+SOURCE = INITIAL_SYNC_SOURCE
 
 
 @dataclass
@@ -142,11 +160,17 @@ def initial_sync(
     concurrency: int | None = typer.Option(
         None, help="Products in parallel (rate limit still holds)."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Run even though the pipeline is live (stock may be double-counted).",
+    ),
 ) -> None:
-    """Copy current Shopbox items and stock per branch into Rackbeat (idempotent, resumable)."""
+    """Copy current Shopbox items and stock per branch into Rackbeat, once, before the services
+    start (idempotent, resumable). Refuses on a live pipeline unless --force."""
     refuse_direction(source)
     try:
-        report = asyncio.run(_run(dry_run=dry_run, concurrency=concurrency))
+        report = asyncio.run(_run(dry_run=dry_run, concurrency=concurrency, force=force))
     except KeyboardInterrupt:
         console.print(
             "[yellow]Interrupted.[/yellow] Run it again to finish: it skips what is done."
@@ -155,8 +179,38 @@ def initial_sync(
     print_report(report, dry_run=dry_run)
 
 
-async def _run(*, dry_run: bool, concurrency: int | None) -> SyncReport:
+async def check_go_live(kafka: KafkaSettings, *, dry_run: bool, force: bool) -> PipelineState:
+    """Refuse (exit 2) on a live pipeline unless forced; a dry run only warns."""
+    if not dry_run:
+        await ensure_catalog(kafka)
+    state = await read_pipeline_state(kafka)
+    reasons = live_reasons(state)
+    if not reasons:
+        return state
+    if dry_run:
+        console.print(f"[red]Warning:[/red] {refusal(reasons)} A real run refuses without --force.")
+    elif not force:
+        console.print(f"[red]initial-sync refused.[/red] {refusal(reasons)}")
+        raise typer.Exit(2)
+    else:
+        console.print(f"[yellow]--force: running on a live pipeline.[/yellow] {'; '.join(reasons)}")
+    return state
+
+
+async def set_start_point(broker: KafkaBroker, kafka: KafkaSettings, started_at: float) -> None:
+    cursor = start_point(started_at)
+    topic = Topics(kafka.topic_namespace).sales_cursor
+    await publish_cursor(broker, topic, cursor, source=SOURCE)
+    console.print(
+        f"Sync start point set to {describe_time(cursor.creation_time)}: sales made before it "
+        "are in the copied stock and are never synced as orders."
+    )
+
+
+async def _run(*, dry_run: bool, concurrency: int | None, force: bool = False) -> SyncReport:
+    started_at = time.time()
     kafka, sync, own = KafkaSettings(), SyncSettings(), ItemMapperSettings()
+    state = await check_go_live(kafka, dry_run=dry_run, force=force)
     shopbox_settings, rackbeat_settings = ShopboxSettings(), RackbeatSettings()
     shopbox = ItemsShopboxClient(
         shopbox_settings.base_url,
@@ -180,6 +234,10 @@ async def _run(*, dry_run: bool, concurrency: int | None) -> SyncReport:
             view = BindingsView(kafka, topic)
             await view.start()
             await view.wait_caught_up()
+            if sets_start_point(state):
+                await set_start_point(broker, kafka, started_at)
+            else:
+                console.print("The sync start point order-ingest uses is left as it is.")
         job = InitialSync(
             shopbox,
             rackbeat,

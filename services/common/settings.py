@@ -8,9 +8,28 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Literal
+from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Where the simulators run: the dev credentials below are public and only valid there.
+_SIMULATOR_HOSTS = {"127.0.0.1", "localhost", "::1", "shopbox-sim", "rackbeat-sim"}
+DEV_SHOPBOX_TOKEN = "shopbox-dev-token"  # noqa: S105 - the simulators' public dev value
+DEV_SHOPBOX_HOOK_SECRET = "shopbox-dev-hook-secret"  # noqa: S105 - same
+DEV_RACKBEAT_TOKEN = "rackbeat-sim-dev-token"  # noqa: S105 - same
+
+
+def _refuse_dev_secrets(base_url: str, dev_secrets: dict[str, bool]) -> None:
+    """A real API with the simulators' public dev credentials is a set-up mistake: say which."""
+    if urlparse(base_url).hostname in _SIMULATOR_HOSTS:
+        return
+    unset = [name for name, is_dev in dev_secrets.items() if is_dev]
+    if unset:
+        raise ValueError(
+            f"{base_url} is not a simulator, but {', '.join(unset)} still has the public dev "
+            "value: set the real one in .env (see 'Connecting your real accounts' in the README)"
+        )
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -63,24 +82,45 @@ class ShopboxSettings(BaseSettings):
     model_config = _config("SHOPBOX_")
 
     base_url: str = "http://127.0.0.1:8101/api/v3"
-    api_token: SecretStr = SecretStr("shopbox-dev-token")
+    api_token: SecretStr = SecretStr(DEV_SHOPBOX_TOKEN)
     webhook_secret: SecretStr = Field(
-        SecretStr("shopbox-dev-hook-secret"), description="secret query parameter on our hook URL"
+        SecretStr(DEV_SHOPBOX_HOOK_SECRET), description="secret query parameter on our hook URL"
     )
     requests_per_minute: int | None = None
     prices_include_vat: bool = True
+
+    @model_validator(mode="after")
+    def _real_api_needs_real_secrets(self) -> ShopboxSettings:
+        _refuse_dev_secrets(
+            self.base_url,
+            {
+                "SHOPBOX_API_TOKEN": self.api_token.get_secret_value() == DEV_SHOPBOX_TOKEN,
+                "SHOPBOX_WEBHOOK_SECRET": (
+                    self.webhook_secret.get_secret_value() == DEV_SHOPBOX_HOOK_SECRET
+                ),
+            },
+        )
+        return self
 
 
 class RackbeatSettings(BaseSettings):
     model_config = _config("RACKBEAT_")
 
     base_url: str = "http://127.0.0.1:8102/api"
-    api_token: SecretStr = SecretStr("rackbeat-sim-dev-token")
+    api_token: SecretStr = SecretStr(DEV_RACKBEAT_TOKEN)
     webhook_token: SecretStr | None = Field(
         None, description="token Rackbeat returned when our webhook was created"
     )
     requests_per_minute: int = 480
     prices_include_vat: bool = False
+
+    @model_validator(mode="after")
+    def _real_api_needs_real_secrets(self) -> RackbeatSettings:
+        _refuse_dev_secrets(
+            self.base_url,
+            {"RACKBEAT_API_TOKEN": self.api_token.get_secret_value() == DEV_RACKBEAT_TOKEN},
+        )
+        return self
 
 
 class SyncSettings(BaseSettings):

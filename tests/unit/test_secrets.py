@@ -10,7 +10,7 @@ import structlog
 
 from services.clients.http import ApiError, redact
 from services.common.logging import configure_logging, get_logger
-from services.common.settings import LogSettings, RackbeatSettings
+from services.common.settings import LogSettings, RackbeatSettings, ShopboxSettings
 
 
 def test_redact_removes_tokens_from_urls_and_bearer_headers() -> None:
@@ -49,3 +49,23 @@ def test_log_lines_redact_secret_keys_and_values(capsys: pytest.CaptureFixture[s
     assert line["api_token"] == "***"
     assert "tok-456" not in line["url"]
     assert line["note"] == "fine"
+
+
+def test_a_real_api_with_the_public_dev_credentials_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RACKBEAT_BASE_URL", "https://app.rackbeat.com/api")
+    with pytest.raises(ValueError, match="RACKBEAT_API_TOKEN still has the public dev value"):
+        RackbeatSettings()
+    monkeypatch.setenv("RACKBEAT_API_TOKEN", "a-real-key")
+    assert RackbeatSettings().api_token.get_secret_value() == "a-real-key"
+
+    monkeypatch.setenv("SHOPBOX_BASE_URL", "https://api.shopbox.com/api/v3")
+    monkeypatch.setenv("SHOPBOX_API_TOKEN", "a-real-token")
+    with pytest.raises(ValueError, match="SHOPBOX_WEBHOOK_SECRET"):
+        ShopboxSettings()
+
+
+def test_the_simulators_accept_the_dev_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPBOX_BASE_URL", "http://shopbox-sim:8101/api/v3")
+    assert ShopboxSettings().api_token.get_secret_value() == "shopbox-dev-token"

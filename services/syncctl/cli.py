@@ -6,6 +6,8 @@ services' backs. Commands live in small modules and register here.
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -53,21 +55,36 @@ def catalog_names(namespace: str) -> set[str]:
 
 
 @app.command()
-def status() -> None:
+def status(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="machine-readable: {lags: [...], dead_letters: [...]}")
+    ] = False,
+) -> None:
     """Consumer lag per group and topic, and how many records wait in each dead-letter topic."""
     kafka = KafkaSettings()
     lags = asyncio.run(group_lags(kafka, catalog_names(kafka.topic_namespace)))
+    depths = asyncio.run(dead_letter_depths(kafka))
+    redriven = asyncio.run(_redriven_counts(kafka, list(depths)))
+    waiting = {topic: depth - redriven[topic] for topic, depth in depths.items()}
+    if as_json:
+        body = {
+            "lags": [{**asdict(row), "lag": row.lag} for row in lags],
+            "dead_letters": [
+                {"topic": topic, "records": depth, "waiting": waiting[topic]}
+                for topic, depth in sorted(depths.items())
+            ],
+        }
+        typer.echo(json.dumps(body, indent=2))
+        return
     table = Table("group", "topic", "committed", "end", "lag", title="Consumer lag")
     for row in lags:
         table.add_row(row.group, row.topic, str(row.committed), str(row.end), str(row.lag))
     console.print(table)
-    depths = asyncio.run(dead_letter_depths(kafka))
-    redriven = asyncio.run(_redriven_counts(kafka, list(depths)))
     letters = Table(
         "dead-letter topic", "records", "waiting", title="Dead letters (syncctl dlq list)"
     )
     for topic, depth in sorted(depths.items()):
-        letters.add_row(topic, str(depth), str(depth - redriven[topic]))
+        letters.add_row(topic, str(depth), str(waiting[topic]))
     console.print(letters)
 
 

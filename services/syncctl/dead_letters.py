@@ -10,8 +10,9 @@ Re-driving is safe even twice: the consumers' effects are idempotent.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -194,32 +195,73 @@ async def redrive(
     return RedriveResult(sent, skipped)
 
 
+@dataclass(frozen=True)
+class ListedLetter:
+    """One row of `dlq list` (and one object of `dlq list --json`)."""
+
+    topic: str
+    position: str
+    key: str
+    origin: str
+    age_s: int
+    redriven: bool
+    reason: str
+
+    @classmethod
+    def of(cls, letter: DeadLetter, redriven: bool, now_ms: int) -> ListedLetter:
+        return cls(
+            topic=letter.topic,
+            position=letter.position,
+            key=letter.key.decode(errors="replace") if letter.key else "",
+            origin=letter.origin,
+            age_s=max(0, (now_ms - letter.timestamp_ms) // 1000),
+            redriven=redriven,
+            reason=letter.reason,
+        )
+
+
+async def list_letters(kafka: KafkaSettings, source: str | None) -> list[tuple[DeadLetter, bool]]:
+    """Every dead letter (of one source topic, or all) and whether it was re-driven."""
+    found = []
+    for dlq in dead_letter_topics(kafka.topic_namespace, source):
+        done = await redriven_positions(kafka, dlq)
+        found += [(letter, letter.position in done) for letter in await read_topic(kafka, dlq)]
+    return found
+
+
+def letters_table(letters: list[tuple[DeadLetter, bool]], now_ms: int) -> Table:
+    # Position and key are what `redrive` and a search need whole: fold, never cut with "…".
+    table = Table()
+    table.add_column("dead-letter topic", overflow="fold")
+    table.add_column("at", no_wrap=True, min_width=5)
+    table.add_column("key", overflow="fold", min_width=12)
+    for name in ("origin", "age", "re-driven", "reason"):
+        table.add_column(name, overflow="fold")
+    for d, redriven in letters:
+        key = d.key.decode(errors="replace") if d.key else ""
+        mark = "yes" if redriven else ""
+        table.add_row(d.topic, d.position, key, d.origin, d.age(now_ms), mark, d.reason)
+    return table
+
+
 @dlq_app.command("list")
 def list_command(
     topic: Annotated[
         str | None, typer.Option(help="source topic, e.g. shopbox.sales.v1 (default: all)")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="a JSON array, one object per dead letter")
+    ] = False,
 ) -> None:
     """Dead letters with their reason, origin and age; re-driven ones are marked."""
-    kafka = KafkaSettings()
-
-    async def gather() -> list[tuple[str, list[DeadLetter], set[str]]]:
-        rows = []
-        for dlq in dead_letter_topics(kafka.topic_namespace, topic):
-            rows.append((dlq, await read_topic(kafka, dlq), await redriven_positions(kafka, dlq)))
-        return rows
-
+    letters = asyncio.run(list_letters(KafkaSettings(), topic))
     now_ms = int(time.time() * 1000)
-    table = Table("dead-letter topic", "at", "key", "origin", "age", "re-driven", "reason")
-    total = 0
-    for dlq, letters, done in asyncio.run(gather()):
-        for d in letters:
-            total += 1
-            key = d.key.decode(errors="replace") if d.key else ""
-            mark = "yes" if d.position in done else ""
-            table.add_row(dlq, d.position, key, d.origin, d.age(now_ms), mark, d.reason)
-    console.print(table)
-    console.print(f"{total} dead letters")
+    if as_json:
+        rows = [asdict(ListedLetter.of(d, done, now_ms)) for d, done in letters]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    console.print(letters_table(letters, now_ms))
+    console.print(f"{len(letters)} dead letters")
 
 
 @dlq_app.command("redrive")

@@ -24,7 +24,8 @@ BindingLookup = Callable[[SaleLine], Binding | None]
 
 
 class MissingBinding(Exception):
-    """No usable SKU binding yet: worth retrying (item-mapper may publish it soon)."""
+    """No usable SKU binding: retried for a while (item-mapper may be about to publish it), then
+    dead-lettered with a reason that says what to fix."""
 
 
 class Unmappable(Exception):
@@ -110,8 +111,8 @@ def rackbeat_item(
         return rules.free_text_item, []
     binding = lookup(line)
     what = f"SKU {line.sku!r} (Shopbox product {line.product_id}, variant {line.variant_id})"
-    if binding is None or not binding.rackbeat_item_number:
-        raise MissingBinding(f"no Rackbeat item bound to {what} yet")
+    if binding is None or binding.problem or not binding.rackbeat_item_number:
+        raise MissingBinding(missing_reason(line, binding))
     if binding.rackbeat_option_id is None:
         return binding.rackbeat_item_number, []
     if binding.rackbeat_variation_id is None:
@@ -121,6 +122,27 @@ def rackbeat_item(
         option_id=int(binding.rackbeat_option_id),
     )
     return binding.rackbeat_item_number, [pick]
+
+
+REDRIVE = "then `syncctl dlq redrive`"
+
+
+def missing_reason(line: SaleLine, binding: Binding | None) -> str:
+    """What is wrong with the line's item and what the operator does about it."""
+    where = f"Shopbox product {line.product_id}" + (
+        f" variant {line.variant_id}" if line.variant_id else ""
+    )
+    if not line.sku:
+        return f"the line has no SKU ({where}): give the product a unique SKU in Shopbox, {REDRIVE}"
+    if binding is not None and binding.problem:
+        return (
+            f"SKU {line.sku!r} has no Rackbeat item: {binding.problem}; "
+            f"fix the SKU in Shopbox, {REDRIVE}"
+        )
+    return (
+        f"SKU {line.sku!r} ({where}) has no Rackbeat item: item-mapper has not bound it "
+        f"(check its /status and log for this SKU, or run `syncctl initial-sync`), {REDRIVE}"
+    )
 
 
 def rackbeat_price(shopbox_price: Decimal, rules: OrderRules) -> Decimal:

@@ -143,6 +143,9 @@ class OrderWriter:
             binding = self.bindings.by_shopbox(line.product_id, line.variant_id)
         if binding is None and line.sku:
             binding = self.bindings.by_sku(line.sku)
+        if binding is None and line.sku:
+            reported = self.bindings.get(line.sku)  # a binding with a problem: says why
+            binding = reported.payload if reported else None
         return binding
 
     async def _record(

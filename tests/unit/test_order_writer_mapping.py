@@ -109,9 +109,27 @@ def test_refund_keeps_negative_quantities_and_names_the_original_sale() -> None:
     assert order.note == "Refund basket 900009 of sale 900001"
 
 
-def test_unknown_sku_is_a_retryable_missing_binding_with_a_readable_reason() -> None:
-    with pytest.raises(MissingBinding, match=r"SKU 'NOPE' .*product 9"):
+def test_unknown_sku_is_a_retryable_missing_binding_that_says_what_to_do() -> None:
+    with pytest.raises(MissingBinding) as raised:
         build_order(sale(line("9", sku="NOPE")), "sale", lookup, OrderRules())
+    reason = str(raised.value)
+    assert reason.startswith("SKU 'NOPE' (Shopbox product 9) has no Rackbeat item:")
+    assert "syncctl dlq redrive" in reason and "yet" not in reason
+
+
+def test_a_reported_sku_problem_is_the_reason_and_an_empty_sku_says_so() -> None:
+    problem = "SKU 'BRD-0001' is used by 2 Shopbox items (product 100001, product 100260)"
+    reported = Binding(sku="BRD-0001", shopbox_product_id="100260", problem=problem)
+    with pytest.raises(MissingBinding) as raised:
+        build_order(sale(line("100001", sku="BRD-0001")), "sale", lambda _: reported, OrderRules())
+    assert str(raised.value) == (
+        f"SKU 'BRD-0001' has no Rackbeat item: {problem}; fix the SKU in Shopbox, "
+        "then `syncctl dlq redrive`"
+    )
+    with pytest.raises(
+        MissingBinding, match=r"^the line has no SKU \(Shopbox product 9 variant 4\)"
+    ):
+        build_order(sale(line("9", "4", sku=None)), "sale", lookup, OrderRules())
 
 
 def test_unmapped_branch_and_free_text_lines_are_permanent_with_the_setting_named() -> None:

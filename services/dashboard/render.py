@@ -12,6 +12,7 @@ from typing import Any
 
 from services.dashboard.overview import (
     ORDERS_SYNCED,
+    SKU_HINT,
     STOCK_PUSHED,
     ActivityRow,
     DirectionView,
@@ -45,6 +46,7 @@ th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #f0f0f1;
          vertical-align: top; }
 th { font-weight: 600; color: #50575e; } td:first-child { white-space: nowrap; }
 .warn { color: #b32d2e; font-weight: 600; } .problems { margin: .3rem 0; color: #b32d2e; }
+ul.kv { margin: 0; padding-left: 0; list-style: none; } ul.kv ul.kv { padding-left: 1rem; }
 .banner { background: #d63638; color: #fff; padding: .6rem 1rem; border-radius: 6px; }
 """
 
@@ -97,6 +99,11 @@ def _tile(view: DirectionView, now: datetime) -> str:
         f"<b>{TITLES[view.name]}</b> <span class='badge {view.state}'>{view.state}</span>",
         f"dead letters waiting: <b>{waiting}</b> · total lag: <b>{lag}</b>",
     ]
+    if view.sku_problems:
+        lines.append(
+            f"SKU problems: <b class='warn'>{view.sku_problems}</b> · "
+            f"<span class='muted'>{escape(SKU_HINT)}</span>"
+        )
     if view.last_success_label:
         lines.append(f"{view.last_success_label}: {_when(view.last_success_at, now)}")
     return f"<a href='#{view.name}' class='tile {view.state}'>{'<br>'.join(lines)}</a>"
@@ -185,15 +192,32 @@ def _service(check: ServiceCheck) -> tuple[str, ...]:
 def _status(status: dict[str, Any] | None) -> str:
     if not status:
         return "<span class='muted'>none</span>"
-    rows = [
-        f"{escape(key)}: {escape(_short(value))}"
-        for key, value in status.items()
-        if key not in {"service", "at"}
-    ]
-    return "<br>".join(rows)
+    return _value({k: v for k, v in status.items() if k not in {"service", "at"}})
 
 
-def _short(value: Any, limit: int = 140) -> str:
+def _value(value: Any, depth: int = 0) -> str:
+    """A status value as a small nested key/value list (escaped); long lists are shortened."""
+    if isinstance(value, dict):
+        if not value:
+            return "<span class='muted'>none</span>"
+        if depth >= 3:
+            return escape(_short(value))
+        items = "".join(
+            f"<li>{escape(str(k))}: {_value(v, depth + 1)}</li>" for k, v in value.items()
+        )
+        return f"<ul class='kv'>{items}</ul>"
+    if isinstance(value, list):
+        if not value:
+            return "<span class='muted'>none</span>"
+        shown = ", ".join(escape(_short(v, 60)) for v in value[:10])
+        more = f" <span class='muted'>(+{len(value) - 10} more)</span>" if len(value) > 10 else ""
+        return shown + more
+    if value is None:
+        return "<span class='muted'>none</span>"
+    return escape(_short(value))
+
+
+def _short(value: Any, limit: int = 200) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 

@@ -229,3 +229,62 @@ def test_page_escapes_outside_text_and_shows_the_command() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; bad SKU" in page
     assert "syncctl dlq redrive --topic shopbox.sales.v1 --offset 1/0" in page
     assert "<meta http-equiv='refresh' content='5'>" in page
+
+
+def test_sku_problems_reported_by_item_mapper_need_attention_with_a_hint() -> None:
+    checks = [
+        c
+        if c.name != "item-mapper"
+        else c.model_copy(update={"status": {"sku_problems": 3, "bindings": 40}})
+        for c in all_ready()
+    ]
+    views = assemble(readings(services=checks), Limits(), NOW).directions
+    items = views["items"]
+    assert items.state == "attention"
+    assert items.sku_problems == 3
+    assert items.problems == [
+        "3 SKU problems: those items are not synced; fix the SKUs in the master; see syncctl drift"
+    ]
+    assert views["sales"].state == "ok"
+    page = render_page(assemble(readings(services=checks), Limits(), NOW), refresh_s=5)
+    assert "SKU problems: <b class='warn'>3</b>" in page
+
+    loading = [
+        c if c.name != "item-mapper" else c.model_copy(update={"status": {"sku_problems": None}})
+        for c in all_ready()
+    ]
+    assert assemble(readings(services=loading), Limits(), NOW).directions["items"].state == "ok"
+
+
+def test_a_cancelled_order_row_says_cancelled_not_not_booked() -> None:
+    event = order()
+    payload = event.payload.model_copy(
+        update={"outcome": "cancelled", "booked": False, "rackbeat_order_number": "1004"}
+    )
+    row = order_row(
+        record(event.model_copy(update={"payload": payload}).model_dump_json().encode())
+    )
+    assert (row.outcome, row.detail) == ("cancelled", "Rackbeat order 1004, cancelled")
+    unbooked = event.payload.model_copy(update={"booked": False})
+    row = order_row(
+        record(event.model_copy(update={"payload": unbooked}).model_dump_json().encode())
+    )
+    assert row.detail == "Rackbeat order 1001, not booked"
+
+
+def test_service_status_renders_as_a_key_value_list_not_a_cut_dict() -> None:
+    status = {
+        "service": "order-ingest",
+        "observed": {"webhooks": 12, "polls": 3, "sweeps": {"last": "<b>now</b>", "runs": 2}},
+        "branches": [str(n) for n in range(12)],
+        "last_poll_at": None,
+    }
+    checks = [c if c.name != "order-ingest" else c.model_copy(update={"status": status})
+              for c in all_ready()]  # fmt: skip
+    page = render_page(assemble(readings(services=checks), Limits(), NOW), refresh_s=5)
+    assert "<li>observed: <ul class='kv'><li>webhooks: 12</li><li>polls: 3</li>" in page
+    assert "<li>last: &lt;b&gt;now&lt;/b&gt;</li>" in page  # nested, escaped
+    assert "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 <span class='muted'>(+2 more)</span>" in page
+    assert "last_poll_at: <span class='muted'>none</span>" in page
+    assert "{&quot;" not in page and "obs…" not in page  # no raw JSON dicts, nothing cut
+    assert "service: order-ingest" not in page

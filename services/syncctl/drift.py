@@ -109,6 +109,8 @@ class StreamState:
     """basket id -> (reason, the dead-lettered event) for sales not re-driven since."""
     dead_stock: dict[str, str]
     dead_products: dict[str, str]
+    shopbox_products: set[str] | None = None
+    """Shopbox product uids as check_items listed them (None when it did not list them)."""
 
     def bound(self, product: str | None, variant: str | None, sku: str | None) -> Binding | None:
         """The binding a sale line maps by (the rule order-writer and stock-publisher use)."""
@@ -240,6 +242,7 @@ async def check_items(
             continue
         groups[(binding.shopbox_product_id, binding.rackbeat_item_number)].append(binding)
     shop = {p.uid: p async for p in shopbox.iter_products(per_page=500)}
+    state.shopbox_products = set(shop)
     items = {p.number: p async for p in rackbeat.iter_products(page_size=1000)}
     variations = (
         {v.id: v for v in await rackbeat.list_variations()}
@@ -363,6 +366,9 @@ async def check_stock(
             report.differences.append(error_difference("stock", number, "Rackbeat stock", exc))
             continue
         for binding in group:
+            if not _in_shopbox(binding, state.shopbox_products):
+                report.differences.append(missing_item_difference("stock", binding, "Shopbox"))
+                continue
             for branch, location in branches.items():
                 reading = _reading(
                     binding, branch, location, shop, levels, pending, read_at, config
@@ -374,6 +380,11 @@ async def check_stock(
                 difference = stock_difference(reading, config.mode)
                 if difference is not None:
                     report.differences.append(difference)
+
+
+def _in_shopbox(binding: Binding, listed: set[str] | None) -> bool:
+    """False only when the Shopbox listing was read and lacks the bound product."""
+    return listed is None or binding.shopbox_product_id in listed
 
 
 def _reading(

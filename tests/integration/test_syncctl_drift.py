@@ -272,14 +272,26 @@ async def test_a_deleted_bound_item_is_labelled_and_an_api_error_makes_the_repor
         # Deleted by hand in Rackbeat (the simulator's API refuses once stock was registered;
         # Rackbeat's UI can): every per-item read now answers 404.
         del rackbeat_sim.state.store.products["BRD-0004"]
+        # And one deleted in Shopbox (its stock rows are gone with it).
+        shop = shopbox_sim.state.shop
+        (uid,) = [u for u, p in shop.products.items() if p.sku_code == "BRD-0005"]
+        del shop.products[uid]
         code, body, output = await world.drift("--json")
         assert code == 0, output
         assert labels(body) == Counter(
-            {("items", "BRD-0004", "missing-item"): 1, ("stock", "BRD-0004", "missing-item"): 1}
+            {
+                ("items", "BRD-0004", "missing-item"): 1,
+                ("stock", "BRD-0004", "missing-item"): 1,
+                ("items", "BRD-0005", "missing-item"): 1,
+                ("stock", "BRD-0005", "missing-item"): 1,
+            }
         ), json.dumps(body["differences"], indent=1)
+        rows = {(d["section"], d["subject"]): d for d in body["differences"]}
+        assert rows[("stock", "BRD-0004")]["actual"] == "not found in Rackbeat"
+        assert rows[("stock", "BRD-0005")]["actual"] == "not found in Shopbox"
         assert body["complete"] is True
         assert body["exit_code"] == 0
-        assert body["checked"]["stock spots"] == 16  # the other 8 SKUs x 2 branches
+        assert body["checked"]["stock spots"] == 14  # the other 7 SKUs x 2 branches
 
         # Any other API error: an `error` row, the rest still checked, exit code 2.
         await rackbeat_sim.fail_next(1, status=403)
@@ -289,7 +301,7 @@ async def test_a_deleted_bound_item_is_labelled_and_an_api_error_makes_the_repor
         assert [(d["section"], d["subject"]) for d in errors] == [("items", "(section)")]
         assert "403" in errors[0]["reason"]
         assert body["complete"] is False
-        assert body["checked"]["stock spots"] == 16
+        assert body["checked"]["stock spots"] == 14
         assert ("stock", "BRD-0004", "missing-item") in labels(body)
 
         await rackbeat_sim.fail_next(1, status=403)

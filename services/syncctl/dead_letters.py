@@ -233,8 +233,8 @@ def letters_table(letters: list[tuple[DeadLetter, bool]], now_ms: int) -> Table:
     # Position and key are what `redrive` and a search need whole: fold, never cut with "…".
     table = Table()
     table.add_column("dead-letter topic", overflow="fold")
-    table.add_column("at", no_wrap=True, min_width=5)
-    table.add_column("key", overflow="fold", min_width=12)
+    table.add_column("at", no_wrap=True)
+    table.add_column("key", overflow="fold")
     for name in ("origin", "age", "re-driven", "reason"):
         table.add_column(name, overflow="fold")
     for d, redriven in letters:

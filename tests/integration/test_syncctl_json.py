@@ -93,6 +93,8 @@ async def test_dlq_list_json_has_every_field_whole_and_the_table_folds_long_keys
 
     table = syncctl(topic_namespace, kafka_bootstrap, "dlq", "list")
     assert "…" not in table
+    rows = [line for line in table.splitlines() if line.startswith("│")]
+    assert rows and all(line.rstrip().endswith("│") for line in rows)  # not cropped at 80
     assert LONG_KEY in column(table, "key")
     assert "2 dead letters" in table
 

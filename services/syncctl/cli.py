@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from rich.console import Console
 from rich.table import Table
 
@@ -110,5 +111,19 @@ def replay_command(
         console.print(f"{topic}[{partition}] -> offset {target}")
 
 
+KAFKA_UNREACHABLE = 3
+
+
 def main() -> None:
-    app()
+    """Kafka down is the one failure every command shares: say so in one line with the address,
+    not a traceback through aiokafka."""
+    try:
+        app()
+    except (KafkaConnectionError, KafkaTimeoutError) as exc:
+        address = KafkaSettings().bootstrap_servers
+        typer.echo(
+            f"syncctl: cannot reach Kafka at {address} ({type(exc).__name__}). Is the broker "
+            "running, and is KAFKA_BOOTSTRAP_SERVERS right (for the demo: source .state/demo.env)?",
+            err=True,
+        )
+        raise SystemExit(KAFKA_UNREACHABLE) from None

@@ -103,15 +103,20 @@ class Topics:
 
 
 async def ensure_topics(
-    admin: AIOKafkaAdminClient, namespace: str = "", *, partitions: int | None = None
+    admin: AIOKafkaAdminClient,
+    namespace: str = "",
+    *,
+    partitions: int | None = None,
+    replication_factor: int = 1,
 ) -> list[str]:
-    """Create every catalog topic that is missing; return the names created. Safe to re-run."""
+    """Create every catalog topic that is missing; return the names created. Safe to re-run.
+    Existing topics are left as they are (partitions, replication)."""
     existing = set(await admin.list_topics())
     wanted = [
         NewTopic(
             name=f"{namespace}{spec.name}",
             num_partitions=partitions or spec.partitions,
-            replication_factor=1,
+            replication_factor=replication_factor,
             topic_configs=spec.config(),
         )
         for spec in all_specs()

@@ -57,7 +57,9 @@ async def _create_topics(kafka: KafkaSettings) -> None:
     admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     try:
-        created = await ensure_topics(admin, kafka.topic_namespace)
+        created = await ensure_topics(
+            admin, kafka.topic_namespace, replication_factor=kafka.replication_factor
+        )
         if created:
             log.info("created topics", topics=created)
     finally:

@@ -49,6 +49,9 @@ class KafkaSettings(BaseSettings):
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = Field(None, description="CA bundle for TLS; system CAs if unset")
     request_timeout_ms: int = 10_000
+    replication_factor: int = Field(
+        1, ge=1, description="of topics the pipeline creates; 3 on a cluster of 3 or more brokers"
+    )
     connect_retry_max_s: float = Field(30.0, description="cap of the start-up connect backoff")
 
 

@@ -43,11 +43,17 @@ def create_topics() -> None:
         admin = AIOKafkaAdminClient(**client_kwargs(kafka))
         await admin.start()
         try:
-            return await ensure_topics(admin, kafka.topic_namespace)
+            return await ensure_topics(
+                admin, kafka.topic_namespace, replication_factor=kafka.replication_factor
+            )
         finally:
             await admin.close()
 
-    created = asyncio.run(run())
+    try:
+        created = asyncio.run(run())
+    except RuntimeError as exc:  # the broker refused a topic: its reason, not a traceback
+        console.print(f"[red]failed:[/red] {exc}")
+        raise typer.Exit(1) from None
     console.print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
 
 

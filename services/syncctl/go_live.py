@@ -119,6 +119,8 @@ async def ensure_catalog(kafka: KafkaSettings) -> None:
     admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     try:
-        await ensure_topics(admin, kafka.topic_namespace)
+        await ensure_topics(
+            admin, kafka.topic_namespace, replication_factor=kafka.replication_factor
+        )
     finally:
         await admin.close()

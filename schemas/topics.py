@@ -102,6 +102,10 @@ class Topics:
         return self.name("shopbox.sales.cursor.v1")
 
 
+class TopicCreationFailed(RuntimeError):
+    """The broker refused to create a topic; the message carries its reason."""
+
+
 async def ensure_topics(
     admin: AIOKafkaAdminClient,
     namespace: str = "",
@@ -130,7 +134,7 @@ async def ensure_topics(
         if code == 0:
             created.append(name)
         elif code != TopicAlreadyExistsError.errno:  # a racing creator is fine
-            raise RuntimeError(f"creating topic {name} failed: error {code} {message or ''}")
+            raise TopicCreationFailed(f"creating topic {name} failed: error {code} {message or ''}")
     return created
 
 

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from rich.console import Console
 from rich.table import Table
 
-from schemas.topics import all_specs, ensure_topics
+from schemas.topics import TopicCreationFailed, all_specs, ensure_topics
 from services.common.kafka import client_kwargs
 from services.common.settings import KafkaSettings
 from services.syncctl.dead_letters import dlq_app, redriven_positions
@@ -51,7 +51,7 @@ def create_topics() -> None:
 
     try:
         created = asyncio.run(run())
-    except RuntimeError as exc:  # the broker refused a topic: its reason, not a traceback
+    except TopicCreationFailed as exc:  # the broker's reason, not a traceback
         console.print(f"[red]failed:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))

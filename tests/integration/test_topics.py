@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import all_specs, ensure_topics
+from schemas.topics import TopicCreationFailed, all_specs, ensure_topics
 from tests.fixtures.kafka import unique
 
 
@@ -28,5 +28,5 @@ async def test_a_replication_factor_above_the_broker_count_is_refused_by_name(
     kafka_admin: AIOKafkaAdminClient,
 ) -> None:
     namespace = unique("topics") + "."
-    with pytest.raises(RuntimeError, match=f"creating topic {namespace}"):
+    with pytest.raises(TopicCreationFailed, match=f"creating topic {namespace}"):
         await ensure_topics(kafka_admin, namespace, replication_factor=2)

@@ -29,7 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt
 from tenacity import wait_exponential_jitter as backoff
 
-from schemas.topics import dlq_name
+from schemas.topics import dlq_name, ensure_topics
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings, RetrySettings
 
@@ -77,6 +77,19 @@ def client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
             "sasl_plain_password": settings.sasl_password.get_secret_value(),
         }
     return kwargs
+
+
+async def ensure_catalog_topics(kafka: KafkaSettings) -> list[str]:
+    """Create the missing topics of the catalog under the configured namespace, with their
+    configs and KAFKA_REPLICATION_FACTOR (rather than let a broker auto-create them plain)."""
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+    await admin.start()
+    try:
+        return await ensure_topics(
+            admin, kafka.topic_namespace, replication_factor=kafka.replication_factor
+        )
+    finally:
+        await admin.close()
 
 
 async def topic_partitions(settings: KafkaSettings, topic: str) -> list[int]:

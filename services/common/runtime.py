@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from schemas.topics import ensure_topics
-from services.common.kafka import client_kwargs
+from services.common.kafka import ensure_catalog_topics
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import HttpSettings, KafkaSettings
 
@@ -54,16 +52,9 @@ class _State:
 
 
 async def _create_topics(kafka: KafkaSettings) -> None:
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-    await admin.start()
-    try:
-        created = await ensure_topics(
-            admin, kafka.topic_namespace, replication_factor=kafka.replication_factor
-        )
-        if created:
-            log.info("created topics", topics=created)
-    finally:
-        await admin.close()
+    created = await ensure_catalog_topics(kafka)
+    if created:
+        log.info("created topics", topics=created)
 
 
 async def _connect_forever(service: Service, state: _State) -> None:

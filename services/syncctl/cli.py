@@ -12,13 +12,12 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from rich.console import Console
 from rich.table import Table
 
-from schemas.topics import TopicCreationFailed, all_specs, ensure_topics
-from services.common.kafka import client_kwargs
+from schemas.topics import TopicCreationFailed, all_specs
+from services.common.kafka import ensure_catalog_topics
 from services.common.settings import KafkaSettings
 from services.syncctl.dead_letters import dlq_app, redriven_positions
 from services.syncctl.drift import drift
@@ -38,19 +37,8 @@ app.command("drift")(drift)
 def create_topics() -> None:
     """Create every missing topic of the catalog (safe to re-run)."""
 
-    async def run() -> list[str]:
-        kafka = KafkaSettings()
-        admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-        await admin.start()
-        try:
-            return await ensure_topics(
-                admin, kafka.topic_namespace, replication_factor=kafka.replication_factor
-            )
-        finally:
-            await admin.close()
-
     try:
-        created = asyncio.run(run())
+        created = asyncio.run(ensure_catalog_topics(KafkaSettings()))
     except TopicCreationFailed as exc:  # the broker's reason, not a traceback
         console.print(f"[red]failed:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -13,11 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from schemas.sales import SalesPollCursor, SalesPollCursorMoved
-from schemas.topics import Topics, ensure_topics
-from services.common.kafka import client_kwargs
+from schemas.topics import Topics
 from services.common.readers import open_reader
 from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
@@ -111,16 +108,3 @@ async def read_cursor(kafka: KafkaSettings, topic: str) -> SalesPollCursorMoved 
         return view.get(POLLER_KEY)
     finally:
         await view.stop()
-
-
-async def ensure_catalog(kafka: KafkaSettings) -> None:
-    """The cursor is published into a compacted topic: create the catalog (with its configs)
-    rather than let a broker auto-create it plain."""
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-    await admin.start()
-    try:
-        await ensure_topics(
-            admin, kafka.topic_namespace, replication_factor=kafka.replication_factor
-        )
-    finally:
-        await admin.close()

@@ -36,7 +36,7 @@ from rich.table import Table
 from schemas.items import ProductSnapshot
 from schemas.topics import Topics
 from services.clients.shopbox import InventoryRow
-from services.common.kafka import make_broker
+from services.common.kafka import ensure_catalog_topics, make_broker
 from services.common.settings import KafkaSettings, RackbeatSettings, ShopboxSettings, SyncSettings
 from services.common.views import BindingsView
 from services.item_mapper.bindings import BindingPublisher
@@ -56,7 +56,6 @@ from services.syncctl.go_live import (
     INITIAL_SYNC_SOURCE,
     PipelineState,
     describe_time,
-    ensure_catalog,
     live_reasons,
     read_pipeline_state,
     refusal,
@@ -182,7 +181,7 @@ def initial_sync(
 async def check_go_live(kafka: KafkaSettings, *, dry_run: bool, force: bool) -> PipelineState:
     """Refuse (exit 2) on a live pipeline unless forced; a dry run only warns."""
     if not dry_run:
-        await ensure_catalog(kafka)
+        await ensure_catalog_topics(kafka)  # the cursor's topic is compacted: not auto-created
     state = await read_pipeline_state(kafka)
     reasons = live_reasons(state)
     if not reasons:

@@ -109,13 +109,13 @@ async def test_converges_through_shopbox_faults_and_a_crash(
     service = await world.start(start_service)
     await converge_time(world, time.monotonic(), timeout=30)
 
-    await shopbox_sim.set_faults(error_rate=0.4, rate_limit_per_minute=20)
+    # ~40 SKU/branch pairs change, so the writes outrun a bucket of 6 and meet both faults;
+    # waiting for them to be seen (not a fixed sleep) keeps this true on a slow machine.
+    await shopbox_sim.set_faults(error_rate=0.4, rate_limit_per_minute=6)
     await adjust_randomly(world, 150, seed=11)
-    await asyncio.sleep(5)  # the writes meet the burst of 5xx and 429
+    assert await _faults_seen(shopbox_sim, timeout=30), "the writes never met a 500 and a 429"
     await shopbox_sim.set_faults(error_rate=0.0, rate_limit_per_minute=None)
     await converge_time(world, time.monotonic(), timeout=30)
-    counts = await shopbox_sim.request_counts()
-    assert counts.get("500", 0) > 0 and counts.get("429", 0) > 0
 
     group = f"{topic_namespace}{GROUP_SUFFIX}"
     committed = await kafka_admin.list_consumer_group_offsets(group)
@@ -126,6 +126,17 @@ async def test_converges_through_shopbox_faults_and_a_crash(
     await adjust_randomly(world, 100, seed=13)  # while it is down: webhooks fail, poll catches up
     await service.restart()
     await converge_time(world, time.monotonic(), timeout=30)
+
+
+async def _faults_seen(shopbox_sim: ShopboxSim, timeout: float) -> bool:
+    """True once Shopbox has answered at least one 500 and one 429."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = await shopbox_sim.request_counts()
+        if counts.get("500", 0) > 0 and counts.get("429", 0) > 0:
+            return True
+        await asyncio.sleep(0.1)
+    return False
 
 
 async def _sources(bootstrap: str, topic: str) -> set[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -63,7 +63,14 @@ def status(
     waiting = {topic: depth - redriven[topic] for topic, depth in depths.items()}
     if as_json:
         body = {
-            "lags": [{**asdict(row), "lag": row.lag} for row in lags],
+            "lags": [
+                {
+                    **asdict(row),
+                    "lag": row.lag,
+                    "oldest_waiting_at": _iso(row.oldest_waiting_at),
+                }
+                for row in lags
+            ],
             "dead_letters": [
                 {"topic": topic, "records": depth, "waiting": waiting[topic]}
                 for topic, depth in sorted(depths.items())
@@ -71,9 +78,20 @@ def status(
         }
         typer.echo(json.dumps(body, indent=2))
         return
-    table = Table("group", "topic", "committed", "end", "lag", title="Consumer lag")
+    table = Table(
+        "group", "topic", "committed", "end", "lag", "oldest waiting", title="Consumer lag"
+    )
+    now = datetime.now(UTC)
     for row in lags:
-        table.add_row(row.group, row.topic, str(row.committed), str(row.end), str(row.lag))
+        waited = row.oldest_waiting_at
+        table.add_row(
+            row.group,
+            row.topic,
+            str(row.committed),
+            str(row.end),
+            str(row.lag),
+            f"{(now - waited).total_seconds():.0f} s" if waited else "",
+        )
     console.print(table)
     letters = Table(
         "dead-letter topic", "records", "waiting", title="Dead letters (syncctl dlq list)"
@@ -81,6 +99,10 @@ def status(
     for topic, depth in sorted(depths.items()):
         letters.add_row(topic, str(depth), str(waiting[topic]))
     console.print(letters)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 async def _redriven_counts(kafka: KafkaSettings, topics: list[str]) -> dict[str, int]:

@@ -7,8 +7,9 @@ refuse with an explanation rather than fail half-way.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -24,6 +25,9 @@ class GroupLag:
     topic: str
     committed: int
     end: int
+    oldest_waiting_at: datetime | None = None
+    """Timestamp of the oldest record the group has not processed yet (None when caught up):
+    how long the direction has been behind, which a record count alone does not say."""
 
     @property
     def lag(self) -> int:
@@ -80,12 +84,54 @@ async def group_lags(kafka: KafkaSettings, topics: set[str]) -> list[GroupLag]:
     finally:
         await admin.close()
     ends = await _end_offsets(kafka, sorted({tp for _, tp in committed}))
+    behind = {key: offset for key, offset in committed.items() if 0 <= offset < ends.get(key[1], 0)}
+    oldest = await _oldest_waiting(kafka, behind)
     totals: dict[tuple[str, str], list[int]] = {}
     for (group, tp), offset in committed.items():
         total = totals.setdefault((group, tp.topic), [0, 0])
         total[0] += max(offset, 0)
         total[1] += ends.get(tp, 0)
-    return [GroupLag(g, t, c, e) for (g, t), (c, e) in sorted(totals.items())]
+    return [GroupLag(g, t, c, e, oldest.get((g, t))) for (g, t), (c, e) in sorted(totals.items())]
+
+
+async def _oldest_waiting(
+    kafka: KafkaSettings, behind: dict[tuple[str, TopicPartition], int], timeout_s: float = 2.0
+) -> dict[tuple[str, str], datetime]:
+    """Per group and topic, the timestamp of the first unprocessed record (the one at the
+    committed offset, or the next one where compaction removed it). One read per lagging
+    partition, so a caught-up pipeline costs nothing."""
+    if not behind:
+        return {}
+    consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
+    await consumer.start()
+    oldest: dict[tuple[str, str], datetime] = {}
+    try:
+        for group in sorted({g for g, _ in behind}):
+            positions = {tp: offset for (g, tp), offset in behind.items() if g == group}
+            for tp, stamp in (await _first_records(consumer, positions, timeout_s)).items():
+                key = (group, tp.topic)
+                oldest[key] = min(stamp, oldest.get(key, stamp))
+    finally:
+        await consumer.stop()
+    return oldest
+
+
+async def _first_records(
+    consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int], timeout_s: float
+) -> dict[TopicPartition, datetime]:
+    consumer.assign(list(positions))
+    for tp, offset in positions.items():
+        consumer.seek(tp, offset)
+    found: dict[TopicPartition, datetime] = {}
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while len(found) < len(positions) and asyncio.get_running_loop().time() < deadline:
+        batch = await consumer.getmany(timeout_ms=200)
+        for tp, records in batch.items():
+            if records and tp not in found:
+                found[tp] = datetime.fromtimestamp(records[0].timestamp / 1000, UTC)
+                consumer.pause(tp)
+    consumer.resume(*positions)
+    return found
 
 
 async def dead_letter_depths(kafka: KafkaSettings) -> dict[str, int]:

@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +106,15 @@ async def test_status_json_reports_lag_and_waiting_dead_letters(
 ) -> None:
     topics = Topics(topic_namespace)
     await dead_letter_two(kafka_bootstrap, topics)
+    now_ms = int(time.time() * 1000)
+    stamps = [now_ms - minutes * 60_000 for minutes in (30, 20, 10)]
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
         for n in range(3):
-            await producer.send_and_wait(topics.sales, b"{}", key=f"k{n}".encode(), partition=0)
+            await producer.send_and_wait(
+                topics.sales, b"{}", key=f"k{n}".encode(), partition=0, timestamp_ms=stamps[n]
+            )
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(
@@ -122,9 +128,11 @@ async def test_status_json_reports_lag_and_waiting_dead_letters(
         await consumer.stop()
 
     body = json.loads(syncctl(topic_namespace, kafka_bootstrap, "status", "--json"))
-    assert {"group": group_id, "topic": topics.sales, "committed": 1, "end": 3, "lag": 2} in body[
-        "lags"
-    ]
+    (row,) = (r for r in body["lags"] if r["group"] == group_id)
+    oldest_waiting = datetime.fromisoformat(row.pop("oldest_waiting_at"))
+    assert row == {"group": group_id, "topic": topics.sales, "committed": 1, "end": 3, "lag": 2}
+    # The oldest unprocessed record is the one at the committed offset (20 minutes old).
+    assert oldest_waiting == datetime.fromtimestamp(stamps[1] / 1000, UTC)
     depths = {d["topic"]: d for d in body["dead_letters"]}
     assert depths[dlq_name(topics.sales)] == {
         "topic": dlq_name(topics.sales),

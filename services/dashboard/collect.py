@@ -164,6 +164,7 @@ class OverviewSource:
             recent_records=settings.recent_records,
             dead_letters_shown=settings.dead_letters_shown,
             lag_warning=settings.lag_warning,
+            lag_age_warning_s=settings.lag_age_warning_s,
         )
         self._lock = asyncio.Lock()
         self._last: tuple[float, Overview] | None = None

@@ -81,6 +81,9 @@ class LagRow(Model):
     committed: int
     end: int
     lag: int
+    oldest_waiting_at: datetime | None = None
+    waiting_s: float | None = None
+    """Age of the oldest record the group has not processed (None when caught up)."""
 
 
 class DeadLetterDepth(Model):
@@ -154,6 +157,7 @@ class Limits:
     recent_records: int = 20
     dead_letters_shown: int = 10
     lag_warning: int = 100
+    lag_age_warning_s: float = 120.0
 
 
 def strip_namespace(topic: str, namespace: str) -> str:
@@ -264,7 +268,7 @@ def assemble(readings: Readings, limits: Limits, now: datetime) -> Overview:
     pushes = [push_row(r) for r in readings.pushes]
     views = {}
     for direction in DIRECTIONS:
-        view = _direction(direction, readings, limits)
+        view = _direction(direction, readings, limits, now)
         if direction.name == "sales":
             view = _with_activity(view, orders, "last order synced", limits, now)
         elif direction.name == "stock":
@@ -276,11 +280,21 @@ def assemble(readings: Readings, limits: Limits, now: datetime) -> Overview:
     )
 
 
-def _direction(direction: Direction, readings: Readings, limits: Limits) -> DirectionView:
+def _direction(
+    direction: Direction, readings: Readings, limits: Limits, now: datetime
+) -> DirectionView:
     ns = readings.namespace
     services = [c for c in readings.services if c.name in direction.services]
     lags = [
-        LagRow(group=g.group, topic=t, committed=g.committed, end=g.end, lag=g.lag)
+        LagRow(
+            group=g.group,
+            topic=t,
+            committed=g.committed,
+            end=g.end,
+            lag=g.lag,
+            oldest_waiting_at=g.oldest_waiting_at,
+            waiting_s=(now - g.oldest_waiting_at).total_seconds() if g.oldest_waiting_at else None,
+        )
         for g in readings.lags
         if (t := strip_namespace(g.topic, ns)) in direction.topics
     ]
@@ -347,6 +361,12 @@ def _problems(
         f"group {row.group} is {row.lag} records behind on {row.topic}"
         for row in lags
         if row.lag >= limits.lag_warning
+    ]
+    problems += [
+        f"group {row.group}: the oldest unprocessed record on {row.topic} arrived "
+        f"{ago(row.waiting_s)}"
+        for row in lags
+        if row.waiting_s is not None and row.waiting_s >= limits.lag_age_warning_s
     ]
     return problems
 

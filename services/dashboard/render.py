@@ -131,7 +131,7 @@ def _section(view: DirectionView, now: datetime) -> str:
         _table(("service", "state", "why", "status"), [_service(c) for c in view.services]),
         "<h3>Consumer lag</h3>",
         _table(
-            ("group", "topic", "committed", "end", "lag"),
+            ("group", "topic", "committed", "end", "lag", "oldest waiting"),
             [
                 (
                     escape(r.group),
@@ -139,6 +139,7 @@ def _section(view: DirectionView, now: datetime) -> str:
                     _num(r.committed),
                     _num(r.end),
                     _num(r.lag, warn=r.lag > 0),
+                    _age(r.oldest_waiting_at, now) if r.oldest_waiting_at else "",
                 )
                 for r in view.lags
             ],

@@ -21,6 +21,9 @@ class DashboardSettings(BaseSettings):
     recent_records: int = Field(20, ge=1, le=500, description="rows of recent activity shown")
     dead_letters_shown: int = Field(10, ge=1, le=500, description="newest dead letters shown")
     lag_warning: int = Field(100, ge=1, description="a group this far behind marks its direction")
+    lag_age_warning_s: float = Field(
+        120, gt=0, description="an unprocessed record this old (seconds) marks its direction"
+    )
 
     def service_urls(self) -> dict[str, str]:
         return {

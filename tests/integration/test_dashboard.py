@@ -120,7 +120,10 @@ async def test_dashboard_shows_lag_dead_letters_recent_records_and_health(
     first = now - timedelta(minutes=10)
     for basket, outcome, at in (("b-1", "created", first), ("b-2", "cancelled", now)):
         await producer.send_and_wait(
-            topics.orders_synced, synced(basket, outcome, at), basket.encode()
+            topics.orders_synced,
+            synced(basket, outcome, at),
+            basket.encode(),
+            timestamp_ms=int(at.timestamp() * 1000),  # the age of the oldest waiting record
         )
     await producer.send_and_wait(topics.orders_synced, b"not json", b"b-bad")
     await producer.send_and_wait(
@@ -152,6 +155,14 @@ async def test_dashboard_shows_lag_dead_letters_recent_records_and_health(
         (group, "orders.synced.v1", 3)
     }
     assert f"group {group} is 3 records behind on orders.synced.v1" in sales["problems"]
+    (lag,) = sales["lags"]
+    oldest = datetime.fromisoformat(lag["oldest_waiting_at"])
+    assert abs(oldest - first) < timedelta(milliseconds=1)  # Kafka keeps milliseconds
+    assert 600 <= lag["waiting_s"] < 700
+    assert (
+        f"group {group}: the oldest unprocessed record on orders.synced.v1 arrived 10 min ago"
+        in sales["problems"]
+    )
     # Dead letters: 2 written, 1 re-driven; the newest with its reason and command.
     assert sales["dead_letter_depths"] == [
         {"topic": "shopbox.sales.v1.dlq", "records": 2, "waiting": 1}
@@ -191,6 +202,7 @@ async def test_dashboard_shows_lag_dead_letters_recent_records_and_health(
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     for text in (
+        "oldest waiting",
         escape(REASON),
         escape(OTHER_REASON),  # '<line 1>' arrives escaped
         f"syncctl dlq redrive --topic shopbox.sales.v1 --offset {waiting}",

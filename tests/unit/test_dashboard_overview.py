@@ -132,6 +132,24 @@ def test_waiting_dead_letters_and_big_lag_need_attention_re_driven_ones_do_not()
     ]
 
 
+def test_a_record_waiting_longer_than_the_age_limit_needs_attention_a_younger_one_not() -> None:
+    lags = [
+        GroupLag(f"{NS}order-writer", f"{NS}shopbox.sales.v1", 10, 11, NOW - timedelta(minutes=5)),
+        GroupLag(
+            f"{NS}stock-publisher", f"{NS}rackbeat.stock.v1", 4, 5, NOW - timedelta(seconds=90)
+        ),
+    ]
+    views = assemble(readings(lags=lags), Limits(lag_age_warning_s=120), NOW).directions
+    assert views["sales"].problems == [
+        f"group {NS}order-writer: the oldest unprocessed record on shopbox.sales.v1 arrived "
+        "5 min ago"
+    ]
+    assert [r.waiting_s for r in views["sales"].lags] == [300.0]
+    assert views["stock"].state == "ok" and views["stock"].problems == []
+    page = render_page(assemble(readings(lags=lags), Limits(), NOW), refresh_s=5)
+    assert "oldest waiting" in page and "5 min ago</span>" in page
+
+
 def test_kafka_unreachable_marks_every_direction_down() -> None:
     overview = assemble(readings(kafka_error="127.0.0.1:1: refused"), Limits(), NOW)
     for view in overview.directions.values():

@@ -6,6 +6,9 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 
+from schemas.envelope import utcnow
+from schemas.orders import OrderSynced, OrderSyncedPayload
+
 
 async def eventually(
     condition: Callable[[], bool | Awaitable[bool]], timeout: float = 20, every: float = 0.05
@@ -22,3 +25,19 @@ async def eventually(
                 await asyncio.sleep(every)
     except TimeoutError:
         raise AssertionError(f"condition not met within {timeout} s: {condition}") from None
+
+
+def ledger_entry(basket_id: str, location: int | None = None) -> OrderSynced:
+    """What order-writer records on orders.synced.v1 after creating a basket's booked order."""
+    now = utcnow()
+    payload = OrderSyncedPayload(
+        basket_id=basket_id,
+        rackbeat_order_number="1",
+        outcome="created",
+        booked=True,
+        location_number=location,
+        synced_at=now,
+    )
+    return OrderSynced(
+        event_id=f"ledger-{basket_id}", occurred_at=now, source="test", payload=payload
+    )

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from schemas.orders import OrderSynced, OrderSyncedPayload
 from schemas.topics import Topics
 from services.common.settings import KafkaSettings
 from services.order_writer.mapping import order_reference
@@ -26,7 +24,7 @@ from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.services import StartService
 from tests.fixtures.shopbox_sim import ShopboxSim, demo_shop
 from tests.integration.test_item_initial_sync import FAST, cli_env, run_cli
-from tests.support import eventually
+from tests.support import eventually, ledger_entry
 
 SECRET = "start-point-hook-secret"
 SKU = "BRD-0002"
@@ -168,19 +166,7 @@ async def test_initial_sync_refuses_on_a_ledger_with_entries_and_proceeds_with_f
 
 
 async def publish_ledger_entry(bootstrap: str, namespace: str, basket_id: str) -> None:
-    now = datetime.now(UTC)
-    event = OrderSynced(
-        event_id=f"test-ledger-{basket_id}",
-        occurred_at=now,
-        source="test",
-        payload=OrderSyncedPayload(
-            basket_id=basket_id,
-            rackbeat_order_number="1",
-            outcome="created",
-            booked=True,
-            synced_at=now,
-        ),
-    )
+    event = ledger_entry(basket_id)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:

@@ -21,8 +21,6 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
-from schemas.envelope import utcnow
-from schemas.orders import OrderSynced, OrderSyncedPayload
 from schemas.topics import Topics, dlq_name
 from services.common.settings import SyncSettings
 from services.item_mapper.bindings import binding_event
@@ -33,6 +31,7 @@ from services.order_ingest.mapping import sale_events
 from services.syncctl.initial_sync import InitialSync
 from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.shopbox_sim import FAST_RETRY, ShopboxSim
+from tests.support import ledger_entry
 
 REPO = Path(__file__).resolve().parents[2]
 SKUS = {"BRD-0002", "BRD-0003", "BRD-0004", "BRD-0005", "BRD-0006", "TOJ-0001"}
@@ -118,18 +117,7 @@ class World:
     async def book(self, uid: str, sku: str, location: int, quantity: int) -> None:
         """order-writer's part: Rackbeat absorbs the sale, then the ledger records it."""
         await self.rackbeat.stock(sku, location, quantity=-quantity)
-        payload = OrderSyncedPayload(
-            basket_id=uid,
-            rackbeat_order_number="1",
-            outcome="created",
-            booked=True,
-            location_number=location,
-            synced_at=utcnow(),
-        )
-        record = OrderSynced(
-            event_id=f"ledger-{uid}", occurred_at=utcnow(), source="test", payload=payload
-        )
-        await self.send(self.topics.orders_synced, uid, record)
+        await self.send(self.topics.orders_synced, uid, ledger_entry(uid, location))
 
     async def drift(self, *args: str) -> tuple[int, dict[str, Any], str]:
         process = await asyncio.create_subprocess_exec(

@@ -1,8 +1,9 @@
 """Starts the simulators, the services and the dashboard as child processes, in the foreground.
 
-- Demo mode (default): the simulators with the demo shop, a fresh topic namespace per run, the
-  initial sync, then the services. The demo's settings are written to `.state/demo.env` so that
-  `syncctl` in another terminal sees the same pipeline (`source .state/demo.env`).
+- Demo mode (default): the simulators with the demo shop, a fresh topic namespace per run (the
+  earlier runs' topics are deleted), the initial sync, then the services. The demo's settings
+  are written to `.state/demo.env` so that `syncctl` in another terminal sees the same pipeline
+  (`source .state/demo.env`).
 - `--live`: no simulators; the services use the real APIs configured in `.env`.
 - A service that exits is restarted with backoff, like compose's `restart: unless-stopped`: kill one
   to restart it, and the rest of the pipeline keeps running (its consumers resume from offsets).
@@ -17,6 +18,7 @@ import argparse
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -134,6 +136,21 @@ def _write_demo_env(extra: dict[str, str]) -> None:
     DEMO_ENV_FILE.write_text("\n".join(lines) + "\n")
 
 
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _delete_earlier_demo_topics(env: dict[str, str]) -> None:
+    """The earlier demos' topics hold data of simulators that are gone; a failure here only
+    leaves them on disk, so it is reported and the demo goes on."""
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.demo_topics"], cwd=REPO, env=env, check=False
+    )
+    if done.returncode != 0:
+        print("demo: earlier demo topics were not all deleted; carrying on", flush=True)
+
+
 def _initial_sync(env: dict[str, str]) -> bool:
     """The demo's set-up step, as a merchant would run it once: copy the demo shop's items and
     stock into the (empty, in-memory) Rackbeat simulator before the services start."""
@@ -159,13 +176,20 @@ def main() -> int:
     extra = {} if args.live else demo_env()
     env = {**os.environ, **extra}
     wanted = ([] if args.live else list(SIMULATORS)) + list(SERVICES)
+    busy = [p for p in wanted if _port_in_use(p.port)]
+    if busy:  # checked before anything is touched: another demo's topics and demo.env stay
+        names = ", ".join(f"{p.port} ({p.name})" for p in busy)
+        print(f"port in use: {names}; is another `make run` running? Stop it first.", flush=True)
+        return 1
     children: list[Child] = []
     try:
         if not args.live:
             _write_demo_env(extra)
         for proc in wanted:
-            if proc is SERVICES[0] and not args.live and not _initial_sync(env):
-                return 1
+            if proc is SERVICES[0] and not args.live:
+                _delete_earlier_demo_topics(env)
+                if not _initial_sync(env):
+                    return 1
             child = Child(proc, env)
             child.start()
             children.append(child)

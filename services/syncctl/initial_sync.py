@@ -122,15 +122,18 @@ class InitialSync:
         async def one(snapshot: ProductSnapshot) -> None:
             async with gate:
                 outcome = await writer.apply(snapshot, duplicates)
+                # Await first, then add: `report.n += await ...` reads n before the await and
+                # loses the other tasks' increments made meanwhile.
+                published = 0
                 if self.publisher is not None:
-                    report.bindings_published += await self.publisher.publish(
-                        outcome.bindings, source=SOURCE
-                    )
+                    published = await self.publisher.publish(outcome.bindings, source=SOURCE)
+                report.bindings_published += published
                 targets, notes = stock_targets(snapshot, outcome, stock, locations)
                 report.notes.extend(notes)
-                report.stock_writes += await copy_stock(
+                written = await copy_stock(
                     self.rackbeat, targets, fresh=outcome.fresh, dry_run=self.dry_run
                 )
+                report.stock_writes.extend(written)
             report.outcomes.append(outcome)
             report.actions[outcome.action] += 1
             on_done(outcome)
@@ -285,7 +288,7 @@ async def _run(*, dry_run: bool, concurrency: int | None, force: bool = False) -
 
 
 def print_report(report: SyncReport, *, dry_run: bool) -> None:
-    verb = "would" if dry_run else "did"
+    done = "to write" if dry_run else "written"
     if dry_run:
         for outcome in sorted(report.outcomes, key=lambda o: o.product_id):
             if outcome.action in ("created", "updated"):
@@ -308,8 +311,8 @@ def print_report(report: SyncReport, *, dry_run: bool) -> None:
     table.add_column("count", justify="right")
     for action in ("created", "updated", "unchanged", "skipped"):
         table.add_row(f"products {action}", str(report.actions[action]))
-    table.add_row(f"stock figures {verb} write", str(len(report.stock_writes)))
-    table.add_row(f"Rackbeat writes {verb} make", str(report.writes))
+    table.add_row(f"stock figures {done}", str(len(report.stock_writes)))
+    table.add_row(f"Rackbeat writes {'to make' if dry_run else 'made'}", str(report.writes))
     table.add_row("bindings published", str(report.bindings_published))
     table.add_row("seconds", f"{report.seconds:.1f}")
     console.print(table)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections import Counter
 from decimal import Decimal
@@ -63,6 +64,13 @@ async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     process = await start_cli(env, *args)
     out, _ = await asyncio.wait_for(process.communicate(), timeout=180)
     return process.returncode or 0, out.decode(errors="replace")
+
+
+def summary_count(out: str, row: str) -> int:
+    """A count from the summary table, e.g. `│ bindings published │ 381 │`."""
+    found = re.search(rf"{re.escape(row)}\W+(\d+)", out)
+    assert found, f"no {row!r} row in:\n{out}"
+    return int(found.group(1))
 
 
 def writes(counts: dict[str, int]) -> int:
@@ -134,6 +142,8 @@ async def test_initial_sync_copies_demo_shop_and_a_second_run_writes_nothing(
 
     view = await bindings_of(kafka_bootstrap, topic_namespace)
     try:
+        # Published concurrently by 8 tasks: the summary must count every one of them.
+        assert summary_count(out, "bindings published") == len(view) > 300
         variant = view.by_sku("TOJ-0001-XL")
         assert variant is not None and variant.rackbeat_item_number == "TOJ-0001"
         assert variant.rackbeat_option_id and variant.shopbox_variant_id == "200004"
@@ -152,6 +162,8 @@ async def test_initial_sync_copies_demo_shop_and_a_second_run_writes_nothing(
     delta = {k: second.get(k, 0) - first.get(k, 0) for k in second}
     assert writes(delta) == 0, delta
     assert "products unchanged" in out
+    assert summary_count(out, "bindings published") == 0
+    assert summary_count(out, "Rackbeat writes made") == 0
 
 
 async def test_a_run_killed_halfway_finishes_on_the_next_run_without_duplicates(
@@ -186,7 +198,8 @@ async def test_dry_run_prints_the_plan_and_writes_nothing(
     assert not rackbeat_sim.state.store.products
     assert "create BRD-0002" in out
     assert "stock BRD-0002 at location 1: 0 ->" in out
-    assert "would write" in out
+    assert "stock figures to write" in out
+    assert summary_count(out, "bindings published") == 0
 
 
 @pytest.mark.parametrize("source", ["rackbeat", "both"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -34,9 +35,15 @@ def test_settings_do_not_print_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def service_logging() -> Iterator[None]:
-    """configure_logging caches loggers bound to this test's captured stdout: undo it after."""
+    """configure_logging caches loggers and installs handlers bound to this test's captured
+    stdout: undo both after (as tests/unit/test_logging.py does)."""
+    loggers = [logging.getLogger(name) for name in ("", "faststream", "faststream.access.kafka")]
+    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
     yield
     structlog.reset_defaults()
+    for logger, handlers, level in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 @pytest.mark.usefixtures("service_logging")

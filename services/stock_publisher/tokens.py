@@ -55,7 +55,14 @@ async def ensure_token_topic(kafka: KafkaSettings) -> str:
         if name not in await admin.list_topics():
             with contextlib.suppress(TopicAlreadyExistsError):  # another replica was first
                 await admin.create_topics(
-                    [NewTopic(name, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+                    [
+                        NewTopic(
+                            name,
+                            1,
+                            kafka.replication_factor,
+                            topic_configs={"cleanup.policy": "compact"},
+                        )
+                    ]
                 )
     finally:
         await admin.close()

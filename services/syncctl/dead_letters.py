@@ -126,7 +126,9 @@ async def _ensure_redrive_log(kafka: KafkaSettings, topic: str) -> None:
     admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     try:
-        new = NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})
+        new = NewTopic(
+            topic, 1, kafka.replication_factor, topic_configs={"cleanup.policy": "compact"}
+        )
         response = await admin.create_topics([new])
         for _, code, *_ in response.topic_errors:
             if code not in (0, TopicAlreadyExistsError.errno):

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from schemas.envelope import utcnow
 from schemas.orders import OrderSynced, OrderSyncedPayload
+from services.common.readers import open_reader
+from services.common.settings import KafkaSettings
 
 
 async def eventually(
@@ -41,3 +43,14 @@ def ledger_entry(basket_id: str, location: int | None = None) -> OrderSynced:
     return OrderSynced(
         event_id=f"ledger-{basket_id}", occurred_at=now, source="test", payload=payload
     )
+
+
+async def records_in(kafka_bootstrap: str, topic: str) -> int:
+    """How many records were ever written to `topic` (its end offsets, summed over partitions)."""
+    opened = await open_reader(KafkaSettings(bootstrap_servers=kafka_bootstrap), topic)
+    assert opened is not None, f"no topic {topic}"
+    consumer, partitions = opened
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()

@@ -243,7 +243,7 @@ class RackbeatWriter:
         for sku, ref in sellable_skus(snapshot):
             problem = _sellable_problem(sku, duplicates)
             if problem:
-                bindings.append(problem_binding(sku, problem, ref))
+                bindings.append(_reported(sku, problem, ref, duplicates))
                 continue
             assert sku is not None
             option_id: str | None = None
@@ -274,7 +274,9 @@ class RackbeatWriter:
         duplicates: Mapping[str, list[ShopboxRef]],
     ) -> Outcome:
         bindings = [
-            problem_binding(sku, _sellable_problem(sku, duplicates) or f"not synced: {reason}", ref)
+            _reported(
+                sku, _sellable_problem(sku, duplicates) or f"not synced: {reason}", ref, duplicates
+            )
             for sku, ref in sellable_skus(snapshot)
         ]
         return Outcome(snapshot.product_id, None, "skipped", reason=reason, bindings=bindings)
@@ -307,6 +309,15 @@ def _sellable_problem(sku: str | None, duplicates: Mapping[str, list[ShopboxRef]
     if problem is None and sku in duplicates:
         problem = duplicate_problem(sku or "", duplicates[sku or ""])
     return problem
+
+
+def _reported(
+    sku: str | None, problem: str, ref: ShopboxRef, duplicates: Mapping[str, list[ShopboxRef]]
+) -> Binding:
+    """The problem binding of one sellable. Every holder of a duplicate SKU publishes the same
+    record (naming the first holder), or they would overwrite each other on every pass."""
+    holders = duplicates.get(sku or "")
+    return problem_binding(sku, problem, holders[0] if holders else ref)
 
 
 def _options_by_name(variation: rb.Variation | None) -> dict[str, int]:

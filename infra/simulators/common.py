@@ -28,12 +28,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CONTROL_PREFIX = "/_control"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class Faults(BaseModel):
     """Faults set at run time through `PUT /_control/faults` (all off by default)."""
 
     error_rate: float = Field(0.0, ge=0, le=1, description="share of API calls answered 500")
+    lost_response_rate: float = Field(
+        0.0, ge=0, le=1, description="share of writes that take effect but are answered 500"
+    )
     latency_ms: int = Field(0, ge=0, description="delay added to every API call")
     rate_limit_per_minute: int | None = Field(None, ge=1, description="429 above this, per token")
     webhook_drop_rate: float = Field(0.0, ge=0, le=1, description="webhooks never sent")
@@ -128,7 +132,22 @@ class FaultMiddleware:
                 self.state.requests[route_name(scope)] += 1
             await send(message)
 
+        if scope["method"] in WRITES and random.random() < faults.lost_response_rate:
+            await self._lose_response(scope, receive, send)
+            return
         await self.app(scope, receive, counting_send)
+
+    async def _lose_response(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The write is applied, then the answer is lost: a crash or a timeout after the commit,
+        the case a client must not answer with a blind retry."""
+
+        async def discard(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.state.requests[route_name(scope)] += 1
+
+        await self.app(scope, receive, discard)
+        self.state.requests["lost_response"] += 1
+        await JSONResponse({"message": "Server Error"}, 500)(scope, receive, send)
 
 
 def control_routes(

@@ -341,9 +341,15 @@ class RackbeatClient(ApiClient):
         payload: Any = None,
         *,
         suppress_webhooks: bool = False,
+        idempotent: bool = True,
     ) -> M:
+        """`idempotent=False` for a write whose repeat would repeat its effect (an order, a
+        shipment, a relative adjustment): a 5xx or timeout is then raised, not retried, since the
+        first try may have gone through. The caller looks before it writes again."""
         params = {"suppress_webhooks": "true"} if suppress_webhooks else None
-        body = await self._request(method, path, params=params, json=to_json(payload))
+        body = await self._request(
+            method, path, params=params, json=to_json(payload), idempotent=idempotent
+        )
         return self._one(body, key, model, f"{method} /{path}")
 
     async def _pages(
@@ -433,6 +439,7 @@ class RackbeatClient(ApiClient):
     async def create_product(
         self, product: NewProduct, *, suppress_webhooks: bool = False
     ) -> Product:
+        # Retried on 5xx: the number is unique, so a repeat cannot make a second product (422).
         return await self._write_one(
             "POST", "products", "product", Product, product, suppress_webhooks=suppress_webhooks
         )
@@ -492,6 +499,7 @@ class RackbeatClient(ApiClient):
             InventoryAdjustment,
             payload,
             suppress_webhooks=suppress_webhooks,
+            idempotent=not adjustment.relative,  # an absolute level may be set twice
         )
 
     # ---------------------------------------------------------------------------- customers
@@ -530,7 +538,13 @@ class RackbeatClient(ApiClient):
         """`book=True` posts to `/orders` (created booked), else to `/orders/drafts`."""
         path = "orders" if book else "orders/drafts"
         return await self._write_one(
-            "POST", path, "order", Order, order, suppress_webhooks=suppress_webhooks
+            "POST",
+            path,
+            "order",
+            Order,
+            order,
+            suppress_webhooks=suppress_webhooks,
+            idempotent=False,
         )
 
     async def book_order(self, number: int, *, suppress_webhooks: bool = False) -> Order:
@@ -541,6 +555,7 @@ class RackbeatClient(ApiClient):
             Order,
             {"mail": {"send": False}},
             suppress_webhooks=suppress_webhooks,
+            idempotent=False,
         )
 
     async def ship_order(self, number: int, *, suppress_webhooks: bool = False) -> OrderShipment:
@@ -550,6 +565,7 @@ class RackbeatClient(ApiClient):
             "order_shipment",
             OrderShipment,
             suppress_webhooks=suppress_webhooks,
+            idempotent=False,
         )
 
     async def cancel_order(self, number: int, *, suppress_webhooks: bool = False) -> Order:
@@ -561,6 +577,7 @@ class RackbeatClient(ApiClient):
             "order",
             Order,
             suppress_webhooks=suppress_webhooks,
+            idempotent=False,
         )
 
     async def find_orders_by_reference(self, reference: str) -> list[Order]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.clients.http import ValidationFailed
+from services.clients.http import ServerError, ValidationFailed
 from services.clients.rackbeat import (
     NewInventoryAdjustment,
     NewOrder,
@@ -249,3 +249,32 @@ async def test_adjustments_relative_absolute_and_draft(
 async def test_cash_customer_is_seeded(rackbeat_client: RackbeatClient) -> None:
     customer = await rackbeat_client.get_customer(1)
     assert customer.company_name == "Kontantkunde"
+
+
+async def test_writes_that_may_have_happened_are_not_retried_blindly(
+    rackbeat_sim: RackbeatSim, rackbeat_client: RackbeatClient
+) -> None:
+    # A lost answer: the order is created, the client sees a 500. Retrying the POST would make a
+    # second order, so the client raises instead and leaves it to the caller, which looks the
+    # order up by its reference first (order-writer).
+    await rackbeat_sim.seed(SEED)
+    await rackbeat_sim.set_faults(rate_limit_per_minute=None, lost_response_rate=1.0)
+    with pytest.raises(ServerError):
+        await rackbeat_client.create_order(
+            order(NewOrderLine(item_id="KAF-1", quantity=1), heading="lost"), book=True
+        )
+    await rackbeat_sim.set_faults(rate_limit_per_minute=None)
+    counts = await rackbeat_sim.requests()
+    assert counts["POST /api/orders"] == 1 and counts["lost_response"] == 1
+    (created,) = await rackbeat_client.find_orders_by_reference("lost")
+    assert created.is_booked
+    # An absolute stock level may be written again: the second write changes nothing.
+    await rackbeat_sim.set_faults(rate_limit_per_minute=None, lost_response_rate=1.0)
+    level = NewInventoryAdjustment(
+        item_number="KAF-1", location_number=2, quantity=Decimal(7), relative=False
+    )
+    with pytest.raises(ServerError):
+        await rackbeat_client.create_inventory_adjustment(level)
+    await rackbeat_sim.set_faults(rate_limit_per_minute=None)
+    assert (await rackbeat_sim.requests())["POST /api/inventory-adjustments"] > 1
+    assert (await stock_at(rackbeat_client, "KAF-1", 2))[0] == 7

@@ -63,6 +63,16 @@ async def sales_offsets_committed(
     return all(tp in committed and committed[tp].offset >= end for tp, end in ends.items())
 
 
+async def stock_at_location_1(rackbeat: RackbeatSim, sku: str) -> tuple[Decimal, ...]:
+    client = rackbeat.client()
+    try:
+        rows = {row.location.number: row for row in await client.item_stock(sku)}
+    finally:
+        await client.aclose()
+    row = rows[1]
+    return row.stock_quantity, row.in_order_quantity, row.available_quantity
+
+
 async def writer_status(url: str) -> dict[str, Any]:
     async with httpx.AsyncClient() as client:
         body: dict[str, Any] = (await client.get(f"{url}/status")).json()
@@ -272,6 +282,7 @@ async def test_cancel_cancels_the_order_and_a_refund_becomes_its_own_negative_or
     voided = await shopbox_sim.sale(2, [{"product": item.product, "quantity": 1}])
     orders = rackbeat_sim.state.store.orders
     await eventually(lambda: len(orders) == 2, timeout=30)
+    before = await stock_at_location_1(rackbeat_sim, item.sku)
     refund = await shopbox_sim.refund(sold["uid"], [{"product": item.product, "quantity": 2}])
     await shopbox_sim.cancel(voided["uid"])
     await eventually(lambda: len(orders) == 3, timeout=30)
@@ -287,3 +298,6 @@ async def test_cancel_cancels_the_order_and_a_refund_becomes_its_own_negative_or
     assert refs[f"shopbox-basket-{voided['uid']}"][0].lines[0].location_number == 2
     await asyncio.sleep(4)  # a sweep runs every 3 s: nothing more may appear
     assert len(orders) == 3
+    # Restock is kept apart from the money: the booked refund order moved no stock and freed no
+    # reservation at the sale's location (the voided sale was at location 2).
+    assert await stock_at_location_1(rackbeat_sim, item.sku) == before

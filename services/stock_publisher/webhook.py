@@ -69,6 +69,12 @@ def webhook_endpoint(
     counters: Counter[str],
 ) -> Callable[[Request], Any]:
     async def receive(request: Request) -> Response:
+        # Off: answered before the token check, since no token is loaded then (nothing is
+        # registered) and a 401 would make Rackbeat retry and give up on a webhook still
+        # registered from when sync was on. Nothing is done with the request either way.
+        if not enabled():
+            counters["webhooks_ignored"] += 1
+            return JSONResponse({"ignored": "stock sync is off (SYNC_STOCK_ENABLED=false)"}, 202)
         try:
             check_token(request.headers.get(TOKEN_HEADER), accepted_tokens())
             item = item_of(await request.body())
@@ -76,9 +82,6 @@ def webhook_endpoint(
             counters["webhooks_rejected"] += 1
             log.warning("webhook rejected", status=exc.status, reason=exc.reason)
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
-        if not enabled():
-            counters["webhooks_ignored"] += 1
-            return JSONResponse({"ignored": "stock sync is off (SYNC_STOCK_ENABLED=false)"}, 202)
         counters["webhooks_accepted"] += 1
         on_item(item)
         return JSONResponse({"queued": item}, status_code=202)

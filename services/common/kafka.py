@@ -6,8 +6,9 @@ Delivery semantics (verified against the real broker in tests/integration/test_d
   a handler that raises is sought back and redelivered. FastStream's default (ACK_FIRST) commits
   before the handler runs and `AckPolicy.ACK` commits even on error, so neither is at-least-once.
 - `reliable_subscriber` never lets an ordinary failure reach that redelivery loop: it decodes the
-  record itself, retries transient failures with exponential backoff, and after the budget (or at
-  once, for bad input) publishes the record to `<topic>.dlq` with the reason, then commits. Only a
+  record itself, retries failures with exponential backoff (`retrying`: a few tries, or for as
+  long as the outage budget while an API is down), and after the budget (or at once, for bad
+  input) publishes the record to `<topic>.dlq` with the reason, then commits. Only a
   failure to write the dead letter itself propagates, so nothing is ever dropped.
 """
 
@@ -26,10 +27,11 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_not_exception_type
 from tenacity import wait_exponential_jitter as backoff
 
 from schemas.topics import dlq_name, ensure_topics
+from services.clients.http import is_transient
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings, RetrySettings
 
@@ -166,14 +168,7 @@ def reliable_subscriber(
             return
         attempts = 0
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(retry.attempts),
-                wait=backoff(
-                    multiplier=retry.initial_backoff_s, max=retry.max_backoff_s, jitter=0.2
-                ),
-                retry=retry_if_not_exception_type(Permanent),
-                reraise=True,
-            ):
+            async for attempt in retrying(retry):
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     await handler(event, msg)
@@ -186,8 +181,31 @@ def reliable_subscriber(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        # A handler waiting out an outage does not poll: without this the group would drop
+        # the consumer after aiokafka's 5 minutes, and the record would be redelivered anyway.
+        max_poll_interval_ms=int((retry.outage_budget_s + 2 * retry.max_backoff_s + 60) * 1000),
         **subscriber_options,
     )(consume)
+
+
+def retrying(retry: RetrySettings) -> AsyncRetrying:
+    """The retry policy of one record: `attempts` tries for a failure of the record itself
+    (an unknown SKU), but while the API it needs is down (5xx, 429, timeouts) it keeps trying for
+    `outage_budget_s`. Nothing else could get through meanwhile, and dead-lettering every sale of
+    an outage would leave the operator to re-drive all of them. `Permanent` is never retried."""
+
+    def give_up(state: RetryCallState) -> bool:
+        failure = state.outcome.exception() if state.outcome else None
+        if failure is not None and is_transient(failure):
+            return (state.seconds_since_start or 0) >= retry.outage_budget_s
+        return state.attempt_number >= retry.attempts
+
+    return AsyncRetrying(
+        stop=give_up,
+        wait=backoff(multiplier=retry.initial_backoff_s, max=retry.max_backoff_s, jitter=0.2),
+        retry=retry_if_not_exception_type(Permanent),
+        reraise=True,
+    )
 
 
 def record_of(msg: KafkaMessage) -> Any:

@@ -63,6 +63,12 @@ class RetrySettings(BaseSettings):
     attempts: int = Field(5, ge=1)
     initial_backoff_s: float = Field(0.5, gt=0)
     max_backoff_s: float = Field(8.0, gt=0)
+    outage_budget_s: float = Field(
+        900.0,
+        ge=0,
+        description="how long a record keeps retrying while the API it needs is unavailable "
+        "(5xx, 429, timeouts) before it goes to the dead letters",
+    )
 
 
 class HttpSettings(BaseSettings):

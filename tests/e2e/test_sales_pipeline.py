@@ -155,7 +155,6 @@ async def test_rackbeat_5xx_and_429_bursts_still_land_every_polled_sale_once(
         rackbeat_sim,
         HOOK_SECRET,
         ORDER_WRITER_GROUP_ID=group_id,
-        RETRY_ATTEMPTS="12",  # 20 % failing creates: keep the dead-letter odds negligible
     )
     await start_service("order-ingest", env)  # no webhook: the poller is the only path
     writer = await start_service("order-writer", env)
@@ -180,6 +179,35 @@ async def test_rackbeat_5xx_and_429_bursts_still_land_every_polled_sale_once(
     # Lost answers happened, and each was resolved by the lookup, not by a second create.
     assert requests.get("lost_response", 0) > 0
     assert (await writer_status(writer.url))["orders"]["found_existing"] > 0
+
+
+async def test_a_rackbeat_outage_longer_than_the_retry_attempts_is_waited_out(
+    kafka_bootstrap: str,
+    topic_namespace: str,
+    group_id: str,
+    start_service: StartService,
+    shopbox_sim: ShopboxSim,
+    rackbeat_sim: RackbeatSim,
+) -> None:
+    # Every call fails for 20 s, well past the 5 tries (about 8 s) a bad record gets: the sales
+    # wait for Rackbeat instead of filling the dead letters, and land once it is back.
+    catalog = await prepare(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
+    env = service_env(
+        topic_namespace, shopbox_sim, rackbeat_sim, HOOK_SECRET, ORDER_WRITER_GROUP_ID=group_id
+    )
+    await start_service("order-ingest", env)
+    await start_service("order-writer", env)
+    await rackbeat_sim.set_faults(error_rate=1.0)
+    rng = random.Random(11)
+    for _ in range(20):
+        await shopbox_sim.sale(rng.choice([1, 2]), sale_lines(rng, catalog.items))
+    await asyncio.sleep(20)
+    orders = rackbeat_sim.state.store.orders
+    assert not orders and (await rackbeat_sim.requests()).get("500", 0) > 0
+    await rackbeat_sim.set_faults(error_rate=0.0)
+    await eventually(lambda: len(orders) >= 20, timeout=60, every=0.2)
+    assert check_orders(shopbox_sim.state.shop.baskets, orders, catalog) == []
+    assert "0 dead letters" in syncctl(topic_namespace, kafka_bootstrap, "dlq", "list")
 
 
 def syncctl(namespace: str, kafka_bootstrap: str, *args: str) -> str:

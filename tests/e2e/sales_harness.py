@@ -172,8 +172,14 @@ def order_total_incl_vat(order: Order) -> Decimal:
     return sum((line.total for line in order.lines), Decimal(0)) * DEMO_SHOP_VAT
 
 
+def line_key(item: CatalogItem, quantity: Decimal) -> tuple[str, tuple[int, ...], Decimal]:
+    """What an order line must carry: the item, the variation option of a variant, the count."""
+    return item.rackbeat_item, (item.option_id,) if item.option_id else (), quantity
+
+
 def check_orders(baskets: dict[int, Any], orders: dict[int, Order], catalog: Catalog) -> list[str]:
-    """Every basket has exactly one order with its lines and total; returns what is wrong."""
+    """Every basket has exactly one order with its lines (variants by their variation option)
+    and total; returns what is wrong."""
     by_reference = orders_by_reference(orders)
     by_key = {(i.product, i.variant): i for i in catalog.items}
     problems = []
@@ -184,10 +190,13 @@ def check_orders(baskets: dict[int, Any], orders: dict[int, Order], catalog: Cat
             continue
         order = matching[0]
         want = sorted(
-            (by_key[(i.product, i.product_variance)].rackbeat_item, Decimal(str(i.quantity)))
+            line_key(by_key[(i.product, i.product_variance)], Decimal(str(i.quantity)))
             for i in basket.items
         )
-        got = sorted((line.item_number, line.quantity) for line in order.lines)
+        got = sorted(
+            (line.item_number, tuple(line.option_ids), line.quantity)
+            for line in order.lines
+        )
         if want != got:
             problems.append(f"basket {uid}: lines {got} != {want}")
         shopbox_total = Decimal(basket.total) / 100

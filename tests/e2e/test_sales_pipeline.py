@@ -329,3 +329,34 @@ async def test_cancel_cancels_the_order_and_a_refund_becomes_its_own_negative_or
     # Restock is kept apart from the money: the booked refund order moved no stock and freed no
     # reservation at the sale's location (the voided sale was at location 2).
     assert await stock_at_location_1(rackbeat_sim, item.sku) == before
+
+
+async def test_draft_setting_writes_unbooked_orders_that_reserve_nothing(
+    kafka_bootstrap: str,
+    topic_namespace: str,
+    group_id: str,
+    start_service: StartService,
+    shopbox_sim: ShopboxSim,
+    rackbeat_sim: RackbeatSim,
+) -> None:
+    catalog = await prepare(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
+    env = service_env(
+        topic_namespace,
+        shopbox_sim,
+        rackbeat_sim,
+        HOOK_SECRET,
+        ORDER_WRITER_GROUP_ID=group_id,
+        ORDER_WRITER_ORDER_STATE="draft",
+    )
+    await start_service("order-ingest", env)
+    await start_service("order-writer", env)
+    item = catalog.items[2]
+    before = await stock_at_location_1(rackbeat_sim, item.sku)
+    sold = await shopbox_sim.sale(1, [{"product": item.product, "quantity": 2}])
+    orders = rackbeat_sim.state.store.orders
+    await eventually(lambda: len(orders) == 1, timeout=30)
+    (draft,) = orders_by_reference(orders)[f"shopbox-basket-{sold['uid']}"]
+    assert not draft.is_booked and [(line.item_number, line.quantity) for line in draft.lines] == [
+        (item.sku, Decimal(2))
+    ]
+    assert await stock_at_location_1(rackbeat_sim, item.sku) == before  # a draft reserves nothing

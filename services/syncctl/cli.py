@@ -18,7 +18,7 @@ from rich.table import Table
 
 from schemas.topics import TopicCreationFailed, all_specs
 from services.common.kafka import ensure_catalog_topics
-from services.common.settings import KafkaSettings
+from services.common.settings import KafkaSettings, SyncSettings
 from services.syncctl.dead_letters import dlq_app, redriven_positions
 from services.syncctl.drift import drift
 from services.syncctl.initial_sync import initial_sync
@@ -52,17 +52,21 @@ def catalog_names(namespace: str) -> set[str]:
 @app.command()
 def status(
     as_json: Annotated[
-        bool, typer.Option("--json", help="machine-readable: {lags: [...], dead_letters: [...]}")
+        bool,
+        typer.Option("--json", help="machine-readable: {directions, lags: [...], dead_letters}"),
     ] = False,
 ) -> None:
-    """Consumer lag per group and topic, and how many records wait in each dead-letter topic."""
+    """The directions switched on, consumer lag per group and topic, and how many records wait
+    in each dead-letter topic."""
     kafka = KafkaSettings()
+    directions = directions_of(SyncSettings())
     lags = asyncio.run(group_lags(kafka, catalog_names(kafka.topic_namespace)))
     depths = asyncio.run(dead_letter_depths(kafka))
     redriven = asyncio.run(_redriven_counts(kafka, list(depths)))
     waiting = {topic: depth - redriven[topic] for topic, depth in depths.items()}
     if as_json:
         body = {
+            "directions": directions,
             "lags": [
                 {
                     **asdict(row),
@@ -78,6 +82,11 @@ def status(
         }
         typer.echo(json.dumps(body, indent=2))
         return
+    console.print(
+        "Directions: sales always on; stock "
+        + ("on" if directions["stock"] else "off")
+        + f"; items master {directions['item_master']}"
+    )
     table = Table(
         "group", "topic", "committed", "end", "lag", "oldest waiting", title="Consumer lag"
     )
@@ -99,6 +108,12 @@ def status(
     for topic, depth in sorted(depths.items()):
         letters.add_row(topic, str(depth), str(waiting[topic]))
     console.print(letters)
+
+
+def directions_of(sync: SyncSettings) -> dict[str, bool | str]:
+    """What the merchant switched on (SYNC_STOCK_ENABLED, SYNC_ITEM_MASTER), as the services
+    read it from the same environment."""
+    return {"sales": True, "stock": sync.stock_enabled, "item_master": sync.item_master}
 
 
 def _iso(at: datetime | None) -> str | None:

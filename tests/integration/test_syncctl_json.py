@@ -23,9 +23,10 @@ LONG_KEY = "shopbox-basket-" + "7" * 90  # longer than a whole 80-column termina
 REASON = "MissingBinding: no Rackbeat item bound to SKU 'BRD-0009'"
 
 
-def syncctl(namespace: str, bootstrap: str, *args: str, columns: int = 80) -> str:
+def syncctl(namespace: str, bootstrap: str, *args: str, columns: int = 80, **settings: str) -> str:
     env = {
         **os.environ,
+        **settings,
         "KAFKA_TOPIC_NAMESPACE": namespace,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "COLUMNS": str(columns),
@@ -127,7 +128,19 @@ async def test_status_json_reports_lag_and_waiting_dead_letters(
     finally:
         await consumer.stop()
 
-    body = json.loads(syncctl(topic_namespace, kafka_bootstrap, "status", "--json"))
+    body = json.loads(
+        syncctl(
+            topic_namespace,
+            kafka_bootstrap,
+            "status",
+            "--json",
+            SYNC_ITEM_MASTER="rackbeat",
+            SYNC_STOCK_ENABLED="false",
+        )
+    )
+    assert body["directions"] == {"sales": True, "stock": False, "item_master": "rackbeat"}
+    table = syncctl(topic_namespace, kafka_bootstrap, "status", SYNC_ITEM_MASTER="none")
+    assert "stock on; items master none" in table
     (row,) = (r for r in body["lags"] if r["group"] == group_id)
     oldest_waiting = datetime.fromisoformat(row.pop("oldest_waiting_at"))
     assert row == {"group": group_id, "topic": topics.sales, "committed": 1, "end": 3, "lag": 2}

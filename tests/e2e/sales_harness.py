@@ -194,8 +194,7 @@ def check_orders(baskets: dict[int, Any], orders: dict[int, Order], catalog: Cat
             for i in basket.items
         )
         got = sorted(
-            (line.item_number, tuple(line.option_ids), line.quantity)
-            for line in order.lines
+            (line.item_number, tuple(line.option_ids), line.quantity) for line in order.lines
         )
         if want != got:
             problems.append(f"basket {uid}: lines {got} != {want}")

@@ -8,6 +8,7 @@ never touch.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import random
@@ -43,6 +44,40 @@ class Faults(BaseModel):
     webhook_drop_rate: float = Field(0.0, ge=0, le=1, description="webhooks never sent")
     webhook_duplicate_rate: float = Field(0.0, ge=0, le=1, description="webhooks sent twice")
     webhook_reorder_window: int = Field(0, ge=0, description="shuffle deliveries in groups of N")
+
+
+def add_fault_options(parser: argparse.ArgumentParser, *, rate_limit: int | None) -> None:
+    """The start-up faults, one option per `Faults` field (all can change at run time too)."""
+    group = parser.add_argument_group("faults (also PUT /_control/faults at run time)")
+    group.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500")
+    group.add_argument(
+        "--lost-response-rate",
+        type=float,
+        default=0.0,
+        help="share of writes applied, then answered 500",
+    )
+    group.add_argument("--latency-ms", type=int, default=0, help="delay added to every call")
+    group.add_argument(
+        "--rate-limit",
+        type=int,
+        default=rate_limit,
+        help=f"requests/minute per token ({rate_limit})",
+    )
+    group.add_argument("--webhook-drop-rate", type=float, default=0.0)
+    group.add_argument("--webhook-duplicate-rate", type=float, default=0.0)
+    group.add_argument("--webhook-reorder-window", type=int, default=0)
+
+
+def faults_from(args: argparse.Namespace) -> Faults:
+    return Faults(
+        error_rate=args.error_rate,
+        lost_response_rate=args.lost_response_rate,
+        latency_ms=args.latency_ms,
+        rate_limit_per_minute=args.rate_limit,
+        webhook_drop_rate=args.webhook_drop_rate,
+        webhook_duplicate_rate=args.webhook_duplicate_rate,
+        webhook_reorder_window=args.webhook_reorder_window,
+    )
 
 
 class TokenBucket:

@@ -25,7 +25,7 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
 from infra.processes import SERVICES
-from infra.simulators.common import free_port, serve_in_loop
+from infra.simulators.common import Faults, free_port, serve_in_loop
 from infra.simulators.rackbeat import RackbeatConfig
 from infra.simulators.rackbeat import create_app as rackbeat_app
 from infra.simulators.shopbox import DEMO_SHOP, ShopboxConfig
@@ -66,7 +66,7 @@ async def main() -> dict[str, float]:
     sb_token, rb_token = f"sb-{secrets.token_hex(6)}", f"rb-{secrets.token_hex(6)}"
     sb, sb_state = shopbox_app(ShopboxConfig(tokens=(sb_token,), seed=shop))
     rb, rb_state = rackbeat_app(
-        RackbeatConfig(tokens=[rb_token], rate_limit_per_minute=None, seed=catalog.rackbeat_seed)
+        RackbeatConfig(tokens=[rb_token], faults=Faults(), seed=catalog.rackbeat_seed)
     )
     await publish_bindings(bootstrap, namespace, catalog.items)
     async with serve_in_loop(sb) as sb_url, serve_in_loop(rb) as rb_url:

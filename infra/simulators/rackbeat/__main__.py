@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
+from infra.simulators.common import add_fault_options, faults_from
 from infra.simulators.rackbeat.app import create_app
 from infra.simulators.rackbeat.state import RackbeatConfig, default_tokens
 
@@ -30,14 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--seed", type=Path, help="seed JSON (see infra/simulators/rackbeat/seed.py)"
     )
-    parser.add_argument(
-        "--rate-limit",
-        type=int,
-        default=int(os.environ.get("RACKBEAT_SIM_RATE_LIMIT", "480")),
-        help="requests/minute per token (default $RACKBEAT_SIM_RATE_LIMIT or 480)",
-    )
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500")
-    parser.add_argument("--latency-ms", type=int, default=0)
+    # Rackbeat's own limit is on unless told otherwise ($RACKBEAT_SIM_RATE_LIMIT or 480).
+    add_fault_options(parser, rate_limit=int(os.environ.get("RACKBEAT_SIM_RATE_LIMIT", "480")))
     parser.add_argument(
         "--draft-adjustments",
         action="store_true",
@@ -51,9 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     config = RackbeatConfig(
         tokens=args.tokens or default_tokens(),
         account_id=args.account_id,
-        rate_limit_per_minute=args.rate_limit,
-        error_rate=args.error_rate,
-        latency_ms=args.latency_ms,
+        faults=faults_from(args),
         auto_book_adjustments=not args.draft_adjustments,
         seed=json.loads(args.seed.read_text(encoding="utf-8")) if args.seed else None,
     )

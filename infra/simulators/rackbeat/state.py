@@ -26,9 +26,10 @@ def default_tokens() -> list[str]:
 class RackbeatConfig(BaseModel):
     tokens: list[str] = Field(default_factory=default_tokens, min_length=1)
     account_id: int = 1
-    rate_limit_per_minute: int | None = Field(480, ge=1)
-    error_rate: float = Field(0.0, ge=0, le=1)
-    latency_ms: int = Field(0, ge=0)
+    faults: Faults = Field(
+        default_factory=lambda: Faults(rate_limit_per_minute=480),
+        description="at start and after a reset; Rackbeat's 480/min limit is on by default",
+    )
     auto_book_adjustments: bool = True
     events: tuple[str, ...] = DEFAULT_EVENTS
     seed: dict[str, Any] | None = None
@@ -36,11 +37,7 @@ class RackbeatConfig(BaseModel):
     webhook_base_backoff_s: float = Field(0.2, ge=0)
 
     def default_faults(self) -> Faults:
-        return Faults(
-            error_rate=self.error_rate,
-            latency_ms=self.latency_ms,
-            rate_limit_per_minute=self.rate_limit_per_minute,
-        )
+        return self.faults.model_copy()
 
     def __repr__(self) -> str:  # tokens stay out of logs
         return f"RackbeatConfig(account_id={self.account_id}, tokens=<{len(self.tokens)} hidden>)"

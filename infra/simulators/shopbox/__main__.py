@@ -9,7 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
-from infra.simulators.common import Faults
+from infra.simulators.common import add_fault_options, faults_from
 from infra.simulators.shopbox.app import create_app
 from infra.simulators.shopbox.state import DEMO_SHOP, ShopboxConfig, default_token
 
@@ -39,9 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="uid of the first basket rung up (default: derived from the clock)",
     )
     parser.add_argument("--webhook-secret", help="sent as ?shopbox_hook_id=<secret>")
-    parser.add_argument("--error-rate", type=float, default=0.0)
-    parser.add_argument("--latency-ms", type=int, default=0)
-    parser.add_argument("--rate-limit", type=int, default=None, help="requests/minute per token")
+    add_fault_options(parser, rate_limit=None)
     return parser.parse_args(argv)
 
 
@@ -50,11 +48,7 @@ def config_from(args: argparse.Namespace) -> ShopboxConfig:
         tokens=tuple(args.token or [default_token()]),
         seed=None if args.empty else args.seed,
         webhook_url=args.webhook_url,
-        faults=Faults(
-            error_rate=args.error_rate,
-            latency_ms=args.latency_ms,
-            rate_limit_per_minute=args.rate_limit,
-        ),
+        faults=faults_from(args),
     )
     if args.webhook_secret:
         config.webhook_secret = args.webhook_secret

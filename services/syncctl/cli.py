@@ -87,9 +87,12 @@ def status(
         + ("on" if directions["stock"] else "off")
         + f"; items master {directions['item_master']}"
     )
-    table = Table(
-        "group", "topic", "committed", "end", "lag", "oldest waiting", title="Consumer lag"
-    )
+    # Group and topic names carry the namespace: fold them, never cut them with "…".
+    table = Table(title="Consumer lag")
+    for name in ("group", "topic"):
+        table.add_column(name, overflow="fold")
+    for name in ("committed", "end", "lag", "oldest waiting"):
+        table.add_column(name, justify="right", no_wrap=True)
     now = datetime.now(UTC)
     for row in lags:
         waited = row.oldest_waiting_at
@@ -102,9 +105,10 @@ def status(
             f"{(now - waited).total_seconds():.0f} s" if waited else "",
         )
     console.print(table)
-    letters = Table(
-        "dead-letter topic", "records", "waiting", title="Dead letters (syncctl dlq list)"
-    )
+    letters = Table(title="Dead letters (syncctl dlq list)")
+    letters.add_column("dead-letter topic", overflow="fold")
+    letters.add_column("records", justify="right")
+    letters.add_column("waiting", justify="right")
     for topic, depth in sorted(depths.items()):
         letters.add_row(topic, str(depth), str(waiting[topic]))
     console.print(letters)

@@ -557,9 +557,14 @@ def drift(
 ) -> None:
     """Compare items, stock and sales; label each difference with its probable cause.
 
-    Read-only. Exit code 0: every difference explained; 1: a difference is unexplained
-    (manual-edit-or-missed-event); 2: incomplete, an API call failed (`error` rows), or bad
-    arguments.
+    Read-only.
+
+    \b
+    Exit codes:
+      0  every difference is explained
+      1  a difference is unexplained (manual-edit-or-missed-event)
+      2  incomplete: an API call failed (`error` rows), or bad arguments
+      3  Kafka unreachable
     """
     quiet_logs()
     now = utcnow()

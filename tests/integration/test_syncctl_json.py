@@ -141,6 +141,7 @@ async def test_status_json_reports_lag_and_waiting_dead_letters(
     assert body["directions"] == {"sales": True, "stock": False, "item_master": "rackbeat"}
     table = syncctl(topic_namespace, kafka_bootstrap, "status", SYNC_ITEM_MASTER="none")
     assert "stock on; items master none" in table
+    assert group_id in column(table, "group")  # folded at 80 columns, never cut with "…"
     (row,) = (r for r in body["lags"] if r["group"] == group_id)
     oldest_waiting = datetime.fromisoformat(row.pop("oldest_waiting_at"))
     assert row == {"group": group_id, "topic": topics.sales, "committed": 1, "end": 3, "lag": 2}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import sys
 from collections import Counter
 from decimal import Decimal
@@ -168,8 +169,13 @@ async def test_initial_sync_copies_demo_shop_and_a_second_run_writes_nothing(
     assert summary_count(out, "Rackbeat writes made") == 0
 
 
-async def test_a_run_killed_halfway_finishes_on_the_next_run_without_duplicates(
-    kafka_bootstrap: str, topic_namespace: str, shopbox_sim: ShopboxSim, rackbeat_sim: RackbeatSim
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["crash", "ctrl-c"])
+async def test_a_run_stopped_halfway_finishes_on_the_next_run_without_starting_over(
+    kafka_bootstrap: str,
+    topic_namespace: str,
+    shopbox_sim: ShopboxSim,
+    rackbeat_sim: RackbeatSim,
+    stop: signal.Signals,
 ) -> None:
     await rackbeat_sim.set_faults(rate_limit_per_minute=FAST)
     env = cli_env(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
@@ -177,12 +183,18 @@ async def test_a_run_killed_halfway_finishes_on_the_next_run_without_duplicates(
 
     process = await start_cli(env)
     await eventually(lambda: len(store.products) >= 120, timeout=120, every=0.01)
-    process.kill()  # SIGKILL: no chance to clean up
-    await process.wait()
-    assert 0 < len(store.products) < len(expected_shop()["good"])
+    process.send_signal(stop)  # SIGKILL: no chance to clean up; SIGINT: what Ctrl-C sends
+    out, _ = await process.communicate()
+    if stop == signal.SIGINT:
+        assert process.returncode == 130 and b"Run it again to finish" in out, out
+    done = len(store.products)
+    good = len(expected_shop()["good"])
+    assert 0 < done < good
 
     code, out = await run_cli(env)
     assert code == 0, out
+    # Not started over: the second run creates only what the first did not get to.
+    assert summary_count(out, "products created") == good - done
     await assert_rackbeat_matches_shop(rackbeat_sim)
     names = Counter(v.name for v in store.variations.values())
     assert max(names.values()) == 1, "a variation was created twice"

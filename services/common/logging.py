@@ -93,6 +93,13 @@ def _route_stdlib_logging(formatter: logging.Formatter, level: int) -> None:
         for old in list(logger.handlers):
             logger.removeHandler(old)
         logger.addHandler(handler)
+    # uvicorn's own log config (applied by any uvicorn.Config made with the default, e.g. an
+    # in-process simulator) gives its loggers text handlers and stops them propagating.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.propagate = True
 
 
 def _drop_connect_noise(record: logging.LogRecord) -> bool:

@@ -184,9 +184,9 @@ async def test_a_run_stopped_halfway_finishes_on_the_next_run_without_starting_o
     process = await start_cli(env)
     await eventually(lambda: len(store.products) >= 120, timeout=120, every=0.01)
     process.send_signal(stop)  # SIGKILL: no chance to clean up; SIGINT: what Ctrl-C sends
-    out, _ = await process.communicate()
+    said, _ = await process.communicate()
     if stop == signal.SIGINT:
-        assert process.returncode == 130 and b"Run it again to finish" in out, out
+        assert process.returncode == 130 and b"Run it again to finish" in said, said
     done = len(store.products)
     good = len(expected_shop()["good"])
     assert 0 < done < good

@@ -50,6 +50,8 @@ def make_security(settings: KafkaSettings) -> BaseSecurity | None:
     if protocol == "PLAINTEXT":
         return None
     context = ssl.create_default_context(cafile=settings.ssl_cafile) if "SSL" in protocol else None
+    if context is not None and settings.ssl_certfile:  # mutual TLS: the broker checks us too
+        context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
     if protocol == "SSL":
         return BaseSecurity(ssl_context=context, use_ssl=True)
     if not settings.sasl_username or settings.sasl_password is None:

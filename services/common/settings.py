@@ -48,6 +48,8 @@ class KafkaSettings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = Field(None, description="CA bundle for TLS; system CAs if unset")
+    ssl_certfile: str | None = Field(None, description="client certificate (PEM) for mutual TLS")
+    ssl_keyfile: str | None = Field(None, description="its private key, if not in the certfile")
     request_timeout_ms: int = 10_000
     replication_factor: int = Field(
         1, ge=1, description="of topics the pipeline creates; 3 on a cluster of 3 or more brokers"

@@ -13,15 +13,19 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import Topics, dlq_name
 from tests.e2e.sales_harness import (
+    Catalog,
     build_catalog,
     check_orders,
     orders_by_reference,
@@ -30,21 +34,56 @@ from tests.e2e.sales_harness import (
     service_env,
 )
 from tests.fixtures.rackbeat_sim import RackbeatSim
-from tests.fixtures.services import REPO, StartService
+from tests.fixtures.services import REPO, RunningService, StartService
 from tests.fixtures.shopbox_sim import ShopboxSim, demo_shop
 from tests.support import eventually
 
 HOOK_SECRET = "e2e-hook-secret"
 
 
-async def prepare(
-    kafka_bootstrap: str, namespace: str, shopbox: ShopboxSim, rackbeat: RackbeatSim
-) -> Any:
-    catalog = build_catalog(demo_shop())
-    await rackbeat.seed(catalog.rackbeat_seed)
-    await rackbeat.set_faults(rate_limit_per_minute=None)
-    await publish_bindings(kafka_bootstrap, namespace, catalog.items)
-    return catalog
+@dataclass
+class Pipeline:
+    """order-ingest and order-writer running as processes on the demo catalog."""
+
+    catalog: Catalog
+    env: dict[str, str]
+    ingest: RunningService
+    writer: RunningService
+
+
+StartPipeline = Callable[..., Awaitable[Pipeline]]
+
+
+@pytest.fixture
+def start_pipeline(
+    kafka_bootstrap: str,
+    topic_namespace: str,
+    group_id: str,
+    start_service: StartService,
+    shopbox_sim: ShopboxSim,
+    rackbeat_sim: RackbeatSim,
+) -> StartPipeline:
+    """Seed Rackbeat with the demo catalog, bind it, and start both services (`settings` are
+    extra environment for them)."""
+
+    async def start(**settings: str) -> Pipeline:
+        catalog = build_catalog(demo_shop())
+        await rackbeat_sim.seed(catalog.rackbeat_seed)
+        await rackbeat_sim.set_faults(rate_limit_per_minute=None)
+        await publish_bindings(kafka_bootstrap, topic_namespace, catalog.items)
+        env = service_env(
+            topic_namespace,
+            shopbox_sim,
+            rackbeat_sim,
+            HOOK_SECRET,
+            ORDER_WRITER_GROUP_ID=group_id,
+            **settings,
+        )
+        ingest = await start_service("order-ingest", env)
+        writer = await start_service("order-writer", env)
+        return Pipeline(catalog, env, ingest, writer)
+
+    return start
 
 
 async def sales_offsets_committed(
@@ -87,14 +126,13 @@ async def test_lossy_webhooks_a_rebalance_a_sigkill_and_a_replay_leave_exactly_o
     start_service: StartService,
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,
+    start_pipeline: StartPipeline,
 ) -> None:
     count = 500
-    catalog = await prepare(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
-    env = service_env(
-        topic_namespace, shopbox_sim, rackbeat_sim, HOOK_SECRET, ORDER_WRITER_GROUP_ID=group_id
-    )
-    ingest = await start_service("order-ingest", env)
-    writer = await start_service("order-writer", env)
+    pipeline = await start_pipeline()
+    catalog = pipeline.catalog
+    ingest = pipeline.ingest
+    writer = pipeline.writer
     await shopbox_sim.set_webhook(f"{ingest.url}/webhooks/shopbox", HOOK_SECRET)
     await shopbox_sim.set_faults(
         webhook_drop_rate=0.3, webhook_duplicate_rate=0.2, webhook_reorder_window=4
@@ -105,7 +143,9 @@ async def test_lossy_webhooks_a_rebalance_a_sigkill_and_a_replay_leave_exactly_o
     for number in range(count):
         await shopbox_sim.sale(rng.choice([1, 2]), sale_lines(rng, catalog.items))
         if number == count // 4:
-            second = await start_service("order-writer", env)  # joins the group: a rebalance
+            second = await start_service(
+                "order-writer", pipeline.env
+            )  # joins the group: a rebalance
         if number == count // 2:
             await eventually(lambda: len(orders) >= count // 4, timeout=60)
             writer.kill()  # SIGKILL mid-run: some records written but not committed
@@ -140,24 +180,14 @@ async def test_lossy_webhooks_a_rebalance_a_sigkill_and_a_replay_leave_exactly_o
 
 
 async def test_rackbeat_5xx_and_429_bursts_still_land_every_polled_sale_once(
-    kafka_bootstrap: str,
-    topic_namespace: str,
-    group_id: str,
-    start_service: StartService,
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,
+    start_pipeline: StartPipeline,
 ) -> None:
     count = 100
-    catalog = await prepare(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
-    env = service_env(
-        topic_namespace,
-        shopbox_sim,
-        rackbeat_sim,
-        HOOK_SECRET,
-        ORDER_WRITER_GROUP_ID=group_id,
-    )
-    await start_service("order-ingest", env)  # no webhook: the poller is the only path
-    writer = await start_service("order-writer", env)
+    pipeline = await start_pipeline()  # no webhook: the poller is the only path
+    catalog = pipeline.catalog
+    writer = pipeline.writer
     # A 500 before the write, and one after it (the order exists, the answer is lost).
     await rackbeat_sim.set_faults(error_rate=0.2, lost_response_rate=0.1)
     orders = rackbeat_sim.state.store.orders
@@ -184,19 +214,14 @@ async def test_rackbeat_5xx_and_429_bursts_still_land_every_polled_sale_once(
 async def test_a_rackbeat_outage_longer_than_the_retry_attempts_is_waited_out(
     kafka_bootstrap: str,
     topic_namespace: str,
-    group_id: str,
-    start_service: StartService,
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,
+    start_pipeline: StartPipeline,
 ) -> None:
     # Every call fails for 20 s, well past the 5 tries (about 8 s) a bad record gets: the sales
     # wait for Rackbeat instead of filling the dead letters, and land once it is back.
-    catalog = await prepare(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
-    env = service_env(
-        topic_namespace, shopbox_sim, rackbeat_sim, HOOK_SECRET, ORDER_WRITER_GROUP_ID=group_id
-    )
-    await start_service("order-ingest", env)
-    await start_service("order-writer", env)
+    pipeline = await start_pipeline()
+    catalog = pipeline.catalog
     await rackbeat_sim.set_faults(error_rate=1.0)
     rng = random.Random(11)
     for _ in range(20):
@@ -233,17 +258,12 @@ def syncctl(namespace: str, kafka_bootstrap: str, *args: str) -> str:
 async def test_unknown_sku_dead_letters_then_redrive_creates_the_order_once(
     kafka_bootstrap: str,
     topic_namespace: str,
-    group_id: str,
-    start_service: StartService,
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,
+    start_pipeline: StartPipeline,
 ) -> None:
-    catalog = await prepare(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
-    env = service_env(
-        topic_namespace, shopbox_sim, rackbeat_sim, HOOK_SECRET, ORDER_WRITER_GROUP_ID=group_id
-    )
-    await start_service("order-ingest", env)
-    await start_service("order-writer", env)
+    pipeline = await start_pipeline()
+    catalog = pipeline.catalog
     unknown = catalog.held_back[0]
     basket = await shopbox_sim.sale(1, [{"product": unknown.product, "quantity": 2}])
     known = await shopbox_sim.sale(1, [{"product": catalog.items[0].product, "quantity": 1}])
@@ -291,19 +311,13 @@ async def test_unknown_sku_dead_letters_then_redrive_creates_the_order_once(
 
 
 async def test_cancel_cancels_the_order_and_a_refund_becomes_its_own_negative_order(
-    kafka_bootstrap: str,
-    topic_namespace: str,
-    group_id: str,
-    start_service: StartService,
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,
+    start_pipeline: StartPipeline,
 ) -> None:
-    catalog = await prepare(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
-    env = service_env(
-        topic_namespace, shopbox_sim, rackbeat_sim, HOOK_SECRET, ORDER_WRITER_GROUP_ID=group_id
-    )
-    ingest = await start_service("order-ingest", env)
-    await start_service("order-writer", env)
+    pipeline = await start_pipeline()
+    catalog = pipeline.catalog
+    ingest = pipeline.ingest
     await shopbox_sim.set_webhook(f"{ingest.url}/webhooks/shopbox", HOOK_SECRET)
     item = catalog.items[1]
     sold = await shopbox_sim.sale(1, [{"product": item.product, "quantity": 3}])
@@ -332,24 +346,12 @@ async def test_cancel_cancels_the_order_and_a_refund_becomes_its_own_negative_or
 
 
 async def test_draft_setting_writes_unbooked_orders_that_reserve_nothing(
-    kafka_bootstrap: str,
-    topic_namespace: str,
-    group_id: str,
-    start_service: StartService,
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,
+    start_pipeline: StartPipeline,
 ) -> None:
-    catalog = await prepare(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
-    env = service_env(
-        topic_namespace,
-        shopbox_sim,
-        rackbeat_sim,
-        HOOK_SECRET,
-        ORDER_WRITER_GROUP_ID=group_id,
-        ORDER_WRITER_ORDER_STATE="draft",
-    )
-    await start_service("order-ingest", env)
-    await start_service("order-writer", env)
+    pipeline = await start_pipeline(ORDER_WRITER_ORDER_STATE="draft")
+    catalog = pipeline.catalog
     item = catalog.items[2]
     before = await stock_at_location_1(rackbeat_sim, item.sku)
     sold = await shopbox_sim.sale(1, [{"product": item.product, "quantity": 2}])

@@ -46,6 +46,7 @@ th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #f0f0f1;
          vertical-align: top; }
 th { font-weight: 600; color: #50575e; } td:first-child { white-space: nowrap; }
 .warn { color: #b32d2e; font-weight: 600; } .problems { margin: .3rem 0; color: #b32d2e; }
+summary { cursor: pointer; color: #2271b1; }
 ul.kv { margin: 0; padding-left: 0; list-style: none; } ul.kv ul.kv { padding-left: 1rem; }
 .banner { background: #d63638; color: #fff; padding: .6rem 1rem; border-radius: 6px; }
 """
@@ -187,13 +188,16 @@ def _section(view: DirectionView, now: datetime) -> str:
 def _service(check: ServiceCheck) -> tuple[str, ...]:
     state = f"<span class='badge {check.state.replace(' ', '-')}'>{check.state}</span>"
     name = f"{escape(check.name)}<br><span class='muted'>{escape(check.url)}</span>"
-    return name, state, escape("; ".join(check.reasons)), _status(check.status)
+    why = escape("; ".join(check.reasons)) or "<span class='muted'>nothing to report</span>"
+    return name, state, why, _status(check.status)
 
 
 def _status(status: dict[str, Any] | None) -> str:
+    """The service's own /status, folded: what an operator digs into, not what they scan."""
     if not status:
         return "<span class='muted'>none</span>"
-    return _value({k: v for k, v in status.items() if k not in {"service", "at"}})
+    body = _value({k: v for k, v in status.items() if k not in {"service", "at"}})
+    return f"<details><summary>counters and settings</summary>{body}</details>"
 
 
 def _value(value: Any, depth: int = 0) -> str:

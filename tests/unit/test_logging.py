@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import LogSettings
@@ -17,17 +15,7 @@ from services.common.settings import LogSettings
 SECRET = "tok-s3cr3t"
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """configure_logging installs handlers bound to this test's captured stdout: put back what
-    was there, so later tests do not write to a closed stream."""
-    loggers = [logging.getLogger(name) for name in ("", "faststream", "faststream.access.kafka")]
-    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
-    yield
-    structlog.reset_defaults()
-    for logger, handlers, level in saved:
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def last_json_line(out: str) -> dict[str, Any]:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from services.clients.http import ApiError, redact
 from services.common.logging import configure_logging, get_logger
@@ -33,20 +30,7 @@ def test_settings_do_not_print_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.api_token.get_secret_value() == "rb-very-secret"
 
 
-@pytest.fixture
-def service_logging() -> Iterator[None]:
-    """configure_logging caches loggers and installs handlers bound to this test's captured
-    stdout: undo both after (as tests/unit/test_logging.py does)."""
-    loggers = [logging.getLogger(name) for name in ("", "faststream", "faststream.access.kafka")]
-    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
-    yield
-    structlog.reset_defaults()
-    for logger, handlers, level in saved:
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
-
-
-@pytest.mark.usefixtures("service_logging")
+@pytest.mark.usefixtures("restore_logging")
 def test_log_lines_redact_secret_keys_and_values(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("test", LogSettings(format="json"))
     get_logger("t").info(

@@ -17,6 +17,11 @@ from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 
+from domain.items.new_item_stock import NewItemStock, ShopboxStockListings
+from domain.items.recheck import DuplicateWatch, gone_binding_keys
+from domain.items.rules import PriceRules, duplicate_skus
+from domain.items.to_rackbeat import Outcome, RackbeatCatalog, RackbeatWriter
+from domain.items.to_shopbox import ShopboxWriter
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import ProductChanged
 from schemas.topics import Topics
@@ -34,18 +39,13 @@ from services.common.settings import (
 from services.common.views import BindingsView, CompactedView
 from services.item_mapper.bindings import BindingPublisher
 from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
-from services.item_mapper.new_item_stock import NewItemStock, ShopboxStockListings
 from services.item_mapper.pollers import (
     RackbeatPoller,
     ShopboxPoller,
     SnapshotPublisher,
     product_event,
 )
-from services.item_mapper.recheck import DuplicateWatch, gone_binding_keys
-from services.item_mapper.rules import PriceRules, duplicate_skus
 from services.item_mapper.settings import ItemMapperSettings
-from services.item_mapper.to_rackbeat import Outcome, RackbeatCatalog, RackbeatWriter
-from services.item_mapper.to_shopbox import ShopboxWriter
 
 NAME = "item-mapper"
 DEFAULT_PORT = 8004

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from domain.items.rules import rackbeat_snapshot, shopbox_snapshot
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import ProductChanged, ProductSnapshot
 from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
-from services.item_mapper.rules import rackbeat_snapshot, shopbox_snapshot
 
 Publish = Callable[[ProductChanged], Awaitable[None]]
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
 
+from domain.sales.baskets import SalesEvent, sale_events
+from domain.sales.cursor import advance, before_start_point, initial_cursor
+from domain.sales.sweep import needs_republish
 from schemas.envelope import deterministic_id, utcnow
 from schemas.orders import OrderSynced
 from schemas.sales import SalesPollCursor, SalesPollCursorMoved
@@ -21,10 +24,7 @@ from services.clients.shopbox import Basket, ShopboxClient
 from services.common.kafka import publish_event
 from services.common.logging import get_logger
 from services.common.views import CompactedView
-from services.order_ingest.cursor import advance, before_start_point, initial_cursor
-from services.order_ingest.mapping import SalesEvent, sale_events
 from services.order_ingest.settings import OrderIngestSettings
-from services.order_ingest.sweep_plan import needs_republish
 
 log = get_logger(__name__)
 

@@ -20,11 +20,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from domain.sales.baskets import UnusableBasket
 from services.clients.http import ApiError, NotFound, is_transient
 from services.clients.shopbox import ShopboxClient
 from services.common.logging import get_logger
 from services.order_ingest.ingest import CursorStore, SalesPublisher
-from services.order_ingest.mapping import UnusableBasket
 
 log = get_logger(__name__)
 

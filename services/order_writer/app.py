@@ -6,6 +6,7 @@ from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 
+from domain.sales.orders import OrderRules
 from schemas.orders import OrderSynced
 from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, sales_event_adapter
 from schemas.topics import Topics
@@ -20,7 +21,6 @@ from services.common.settings import (
     SyncSettings,
 )
 from services.common.views import BindingsView, CompactedView
-from services.order_writer.mapping import OrderRules
 from services.order_writer.settings import OrderWriterSettings
 from services.order_writer.writer import OrderWriter
 

@@ -11,6 +11,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from domain.sales.orders import (
+    Kind,
+    OrderRules,
+    Unmappable,
+    build_order,
+    location_for,
+    order_reference,
+)
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import Binding
 from schemas.orders import OrderOutcome, OrderSynced, OrderSyncedPayload
@@ -20,14 +28,6 @@ from services.clients.rackbeat import Order, RackbeatClient
 from services.common.kafka import Permanent
 from services.common.logging import get_logger
 from services.common.views import BindingsView, CompactedView
-from services.order_writer.mapping import (
-    Kind,
-    OrderRules,
-    Unmappable,
-    build_order,
-    location_for,
-    order_reference,
-)
 
 log = get_logger(__name__)
 

@@ -16,6 +16,9 @@ from typing import Any
 
 from starlette.routing import Route
 
+from domain.stock.coalesce import PushBuffer
+from domain.stock.pending import PendingSales, StockSpot
+from domain.stock.refresh import RefreshQueue
 from schemas.envelope import utcnow
 from schemas.orders import OrderSynced
 from schemas.sales import SaleLine
@@ -34,13 +37,10 @@ from services.common.settings import (
 )
 from services.common.views import CompactedView
 from services.stock_publisher.bindings import StockBindings
-from services.stock_publisher.coalesce import PushBuffer
 from services.stock_publisher.feeds import SalesFollower
 from services.stock_publisher.ingest import Ingest
-from services.stock_publisher.pending import PendingSales, StockSpot
 from services.stock_publisher.push import Pusher
 from services.stock_publisher.reconcile import Reconciler
-from services.stock_publisher.refresh import RefreshQueue
 from services.stock_publisher.settings import StockSettings
 from services.stock_publisher.tokens import WEBHOOK_PATH, WebhookTokens
 from services.stock_publisher.webhook import webhook_endpoint

@@ -17,12 +17,12 @@ from datetime import timedelta
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from domain.stock.pending import PendingSales
 from schemas.envelope import utcnow
 from schemas.sales import sales_event_adapter
 from services.common.logging import get_logger
 from services.common.readers import open_existing, seek_to_time
 from services.common.settings import KafkaSettings
-from services.stock_publisher.pending import PendingSales
 
 log = get_logger(__name__)
 

@@ -24,6 +24,8 @@ from decimal import Decimal
 
 from faststream.kafka import KafkaBroker
 
+from domain.stock.levels import location_levels, option_levels
+from domain.stock.refresh import RefreshQueue
 from schemas.envelope import deterministic_id, utcnow
 from schemas.stock import StockLevel, StockObserved, stock_key
 from schemas.topics import Topics
@@ -33,8 +35,6 @@ from services.common.kafka import publish_event
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
-from services.stock_publisher.levels import location_levels, option_levels
-from services.stock_publisher.refresh import RefreshQueue
 
 log = get_logger(__name__)
 Figures = tuple[Decimal, Decimal, Decimal]

@@ -26,6 +26,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
+from domain.stock.coalesce import Entry, PushBuffer
+from domain.stock.levels import QuantityMode, target_quantity
+from domain.stock.pending import PendingSales
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import Binding
 from schemas.stock import StockObserved, StockPushed, StockPushedPayload
@@ -36,9 +39,6 @@ from services.common.kafka import client_kwargs, publish_event
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
 from services.common.views import BindingsView
-from services.stock_publisher.coalesce import Entry, PushBuffer
-from services.stock_publisher.levels import QuantityMode, target_quantity
-from services.stock_publisher.pending import PendingSales
 
 log = get_logger(__name__)
 GROUP_SUFFIX = "stock-publisher-push"

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from domain.sales.baskets import UnusableBasket, to_sale
+from domain.stock.pending import PendingSales, StockSpot
 from schemas.envelope import utcnow
 from schemas.stock import StockObserved
 from services.clients.http import ApiError
 from services.clients.shopbox import ShopboxClient
 from services.common.logging import get_logger
 from services.common.views import CompactedView
-from services.order_ingest.mapping import UnusableBasket, to_sale
-from services.stock_publisher.pending import PendingSales, StockSpot
 from services.stock_publisher.push import Place, Pusher
 
 log = get_logger(__name__)

@@ -29,6 +29,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from domain.items.rules import PriceRules
+from domain.stock.levels import QuantityMode, location_levels, option_levels
+from domain.stock.pending import PendingSales
 from schemas.envelope import utcnow
 from schemas.items import Binding
 from schemas.orders import OrderSynced
@@ -49,9 +52,6 @@ from services.common.settings import (
     SyncSettings,
 )
 from services.common.views import BindingsView, CompactedView
-from services.item_mapper.rules import PriceRules
-from services.stock_publisher.levels import QuantityMode, location_levels, option_levels
-from services.stock_publisher.pending import PendingSales
 from services.stock_publisher.settings import StockSettings
 from services.syncctl.dead_letters import read_topic, redriven_positions
 from services.syncctl.drift_rules import (

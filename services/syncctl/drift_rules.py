@@ -13,7 +13,7 @@ Each difference between Shopbox and Rackbeat gets the most probable cause:
 - `error`: an API call failed, so that part was not checked (exit code 2: report incomplete).
 
 The rules reuse the services' own: item-mapper's price conversion and field comparison
-(services/item_mapper), stock-publisher's target figure (services/stock_publisher/levels.py) and
+(services/item_mapper), stock-publisher's target figure (domain.stock.levels.py) and
 order-ingest's "does the ledger show the effect this basket needs" (sweep_plan.py).
 """
 
@@ -26,16 +26,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from domain.items.rules import PriceRules, rackbeat_snapshot, shopbox_snapshot
+from domain.items.to_rackbeat import Desired, product_changes
+from domain.items.to_shopbox import shopbox_changes
+from domain.sales.sweep import needs_republish
+from domain.stock.levels import QuantityMode, target_quantity
 from schemas.items import Binding, VariantSnapshot
 from schemas.orders import OrderOutcome
 from schemas.stock import StockLevel
 from services.clients import rackbeat as rb
 from services.clients import shopbox as sb
-from services.item_mapper.rules import PriceRules, rackbeat_snapshot, shopbox_snapshot
-from services.item_mapper.to_rackbeat import Desired, product_changes
-from services.item_mapper.to_shopbox import shopbox_changes
-from services.order_ingest.sweep_plan import needs_republish
-from services.stock_publisher.levels import QuantityMode, target_quantity
 
 Cause = Literal[
     "unmapped",

@@ -1,6 +1,6 @@
 """`syncctl initial-sync`: copy the current Shopbox items and stock into Rackbeat, once.
 
-It runs item-mapper's own apply code (services/item_mapper/to_rackbeat.py, stock_copy.py) in
+It runs item-mapper's own apply code (domain.items.to_rackbeat.py, stock_copy.py) in
 this process and publishes the resulting SKU bindings to `items.bindings.v1`, the stream the
 other services read. Why not publish snapshots for item-mapper to apply (DESIGN.md section 2):
 the initial sync must work whatever SYNC_ITEM_MASTER says and without item-mapper running; the
@@ -33,6 +33,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from domain.items.rules import PriceRules, duplicate_skus, shopbox_snapshot
+from domain.items.stock_copy import (
+    StockByRef,
+    StockWrite,
+    copy_stock,
+    stock_by_location,
+    stock_targets,
+)
+from domain.items.to_rackbeat import Outcome, RackbeatCatalog, RackbeatWriter
 from schemas.items import ProductSnapshot
 from schemas.topics import Topics
 from services.clients.shopbox import InventoryRow
@@ -41,16 +50,7 @@ from services.common.settings import KafkaSettings, RackbeatSettings, ShopboxSet
 from services.common.views import BindingsView
 from services.item_mapper.bindings import BindingPublisher
 from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
-from services.item_mapper.rules import PriceRules, duplicate_skus, shopbox_snapshot
 from services.item_mapper.settings import ItemMapperSettings
-from services.item_mapper.stock_copy import (
-    StockByRef,
-    StockWrite,
-    copy_stock,
-    stock_by_location,
-    stock_targets,
-)
-from services.item_mapper.to_rackbeat import Outcome, RackbeatCatalog, RackbeatWriter
 from services.order_ingest.ingest import publish_cursor
 from services.syncctl.go_live import (
     INITIAL_SYNC_SOURCE,

@@ -30,10 +30,10 @@ from typing import Any
 
 import httpx
 
+from domain.items.rules import PriceRules
 from infra.simulators.shopbox import DEMO_SHOP
 from services.common.settings import SyncSettings
 from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
-from services.item_mapper.rules import PriceRules
 from services.syncctl.initial_sync import InitialSync
 
 REPO = Path(__file__).resolve().parents[2]

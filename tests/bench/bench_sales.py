@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
+from domain.sales.orders import order_reference
 from infra.processes import SERVICES
 from infra.simulators.common import Faults, free_port, serve_in_loop
 from infra.simulators.rackbeat import RackbeatConfig
@@ -31,7 +32,6 @@ from infra.simulators.rackbeat import create_app as rackbeat_app
 from infra.simulators.shopbox import DEMO_SHOP, ShopboxConfig
 from infra.simulators.shopbox import create_app as shopbox_app
 from schemas.topics import ensure_topics
-from services.order_writer.mapping import order_reference
 from tests.e2e.sales_harness import build_catalog, publish_bindings, sale_lines, service_env
 from tests.fixtures.services import RunningService
 

@@ -19,10 +19,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from domain.sales.orders import order_reference
 from infra.simulators.rackbeat.records import Order
 from schemas.items import Binding, BindingChanged
 from schemas.topics import Topics
-from services.order_writer.mapping import order_reference
 
 DEMO_SHOP_VAT = Decimal("1.25")
 

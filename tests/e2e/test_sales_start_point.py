@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from domain.sales.orders import order_reference
 from schemas.topics import Topics
 from services.common.settings import KafkaSettings
-from services.order_writer.mapping import order_reference
 from services.syncctl.go_live import read_cursor
 from tests.e2e.sales_harness import orders_by_reference, service_env
 from tests.fixtures.rackbeat_sim import RackbeatSim

@@ -21,13 +21,13 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
+from domain.items.rules import PriceRules, problem_binding, shopbox_snapshot
+from domain.sales.baskets import sale_events
 from schemas.topics import Topics, dlq_name
 from services.common.settings import SyncSettings
 from services.item_mapper.bindings import binding_event
 from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
 from services.item_mapper.pollers import product_event
-from services.item_mapper.rules import PriceRules, problem_binding, shopbox_snapshot
-from services.order_ingest.mapping import sale_events
 from services.syncctl.initial_sync import InitialSync
 from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.shopbox_sim import FAST_RETRY, ShopboxSim

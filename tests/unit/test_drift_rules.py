@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from domain.items.rules import PriceRules
 from schemas.items import Binding
 from schemas.stock import StockLevel
 from services.clients import rackbeat as rb
 from services.clients import shopbox as sb
-from services.item_mapper.rules import PriceRules
 from services.syncctl.drift import parse_since
 from services.syncctl.drift_rules import (
     BasketFacts,

@@ -3,9 +3,9 @@ bindings whose SKU no master product carries any more are found (plain logic, no
 
 from __future__ import annotations
 
+from domain.items.recheck import DuplicateWatch, gone_binding_keys
+from domain.items.rules import duplicate_skus
 from schemas.items import ProductSnapshot, VariantSnapshot
-from services.item_mapper.recheck import DuplicateWatch, gone_binding_keys
-from services.item_mapper.rules import duplicate_skus
 
 
 def snap(pid: str, sku: str | None, *variants: tuple[str, str | None]) -> ProductSnapshot:

@@ -6,11 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.items import ProductSnapshot, VariantSnapshot
-from services.clients import rackbeat as rb
-from services.clients import shopbox as sb
-from services.clients.shopbox import InventoryRow
-from services.item_mapper.rules import (
+from domain.items.rules import (
     PriceRules,
     duplicate_skus,
     problem_binding,
@@ -18,9 +14,13 @@ from services.item_mapper.rules import (
     sku_problem,
     variant_axis,
 )
-from services.item_mapper.stock_copy import stock_by_location
-from services.item_mapper.to_rackbeat import Desired, product_changes
-from services.item_mapper.to_shopbox import shopbox_changes
+from domain.items.stock_copy import stock_by_location
+from domain.items.to_rackbeat import Desired, product_changes
+from domain.items.to_shopbox import shopbox_changes
+from schemas.items import ProductSnapshot, VariantSnapshot
+from services.clients import rackbeat as rb
+from services.clients import shopbox as sb
+from services.clients.shopbox import InventoryRow
 
 
 def snap(pid: str, sku: str | None, *variants: tuple[str, str | None, str]) -> ProductSnapshot:

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from domain.sales.baskets import UnusableBasket, allocate, sale_events
+from domain.sales.cursor import advance, initial_cursor
+from domain.sales.sweep import needs_republish
 from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, SalesPollCursor, sale_event_id
 from services.clients.shopbox import Basket
-from services.order_ingest.cursor import advance, initial_cursor
-from services.order_ingest.mapping import UnusableBasket, allocate, sale_events
-from services.order_ingest.sweep_plan import needs_republish
 from services.order_ingest.webhook import ShopboxPush, parse_push
 
 

@@ -7,9 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.items import Binding
-from schemas.sales import Sale, SaleLine
-from services.order_writer.mapping import (
+from domain.sales.orders import (
     MissingBinding,
     OrderRules,
     Unmappable,
@@ -18,6 +16,8 @@ from services.order_writer.mapping import (
     order_reference,
     rackbeat_price,
 )
+from schemas.items import Binding
+from schemas.sales import Sale, SaleLine
 
 BINDINGS = {
     ("1", None): Binding(sku="KAF-1", shopbox_product_id="1", rackbeat_item_number="KAF-1"),

@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from domain.stock.coalesce import PushBuffer
+from domain.stock.levels import target_quantity
+from domain.stock.pending import PendingSales
+from domain.stock.refresh import RefreshQueue
 from schemas.orders import OrderSynced, OrderSyncedPayload
 from schemas.sales import Sale, SaleCancelled, SaleCancelledPayload, SaleCompleted, SaleLine
 from schemas.stock import StockLevel, StockObserved
-from services.stock_publisher.coalesce import PushBuffer
-from services.stock_publisher.levels import target_quantity
-from services.stock_publisher.pending import PendingSales
-from services.stock_publisher.refresh import RefreshQueue
 from services.stock_publisher.webhook import Rejected, check_token, item_of
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)

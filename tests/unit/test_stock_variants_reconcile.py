@@ -9,6 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from domain.stock.coalesce import PushBuffer
+from domain.stock.levels import location_levels, option_levels
+from domain.stock.pending import SEEN_MARGIN, PendingSales
 from schemas.envelope import deterministic_id
 from schemas.items import Binding, BindingChanged
 from schemas.sales import Sale, SaleCompleted, SaleLine
@@ -16,9 +19,6 @@ from schemas.stock import StockLevel, StockObserved, stock_key
 from services.clients.rackbeat import ItemLocationStock, LineVariation, LocationRef, VariantStock
 from services.common.settings import KafkaSettings
 from services.stock_publisher.bindings import StockBindings
-from services.stock_publisher.coalesce import PushBuffer
-from services.stock_publisher.levels import location_levels, option_levels
-from services.stock_publisher.pending import SEEN_MARGIN, PendingSales
 from services.stock_publisher.push import Place
 from services.stock_publisher.reconcile import plan_corrections, skip_reason
 

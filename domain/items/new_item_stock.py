@@ -17,21 +17,22 @@ import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 
+import structlog
+
+from domain.items.ports import RackbeatStock, ShopboxStock
+from domain.items.stock_copy import StockWrite, copy_stock, stock_by_location, stock_targets
+from domain.items.to_rackbeat import Outcome
 from schemas.envelope import utcnow
 from schemas.items import ProductSnapshot
-from services.clients import rackbeat as rb
-from services.clients.shopbox import InventoryRow, ShopboxClient
-from services.common.logging import get_logger
-from services.item_mapper.stock_copy import StockWrite, copy_stock, stock_by_location, stock_targets
-from services.item_mapper.to_rackbeat import Outcome
+from services.clients.shopbox import InventoryRow
 
-log = get_logger(__name__)
+log = structlog.get_logger(__name__)
 
 
 class ShopboxStockListings:
     """Every branch's stock listing, re-read when older than the observation asking for it."""
 
-    def __init__(self, client: ShopboxClient) -> None:
+    def __init__(self, client: ShopboxStock) -> None:
         self._client = client
         self._lock = asyncio.Lock()
         self._rows: dict[str, list[InventoryRow]] = {}
@@ -58,7 +59,7 @@ class NewItemStock:
     def __init__(
         self,
         listings: ShopboxStockListings,
-        rackbeat: rb.RackbeatClient,
+        rackbeat: RackbeatStock,
         branch_locations: Mapping[str, int],
     ) -> None:
         self._listings = listings

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from domain.items.rules import ShopboxRef, problem_binding, sellable_skus
 from schemas.items import ProductSnapshot
-from services.item_mapper.rules import ShopboxRef, problem_binding, sellable_skus
 
 
 def product_skus(snapshot: ProductSnapshot) -> set[str]:

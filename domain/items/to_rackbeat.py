@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from schemas.items import Binding, ProductSnapshot
-from services.clients import rackbeat as rb
-from services.item_mapper.clients import ItemsRackbeatClient
-from services.item_mapper.rules import (
+from domain.items.ports import RackbeatItems
+from domain.items.rules import (
     PriceRules,
     ShopboxRef,
     duplicate_problem,
@@ -26,6 +24,8 @@ from services.item_mapper.rules import (
     sku_problem,
     variant_axis,
 )
+from schemas.items import Binding, ProductSnapshot
+from services.clients import rackbeat as rb
 
 Action = Literal["created", "updated", "unchanged", "skipped"]
 
@@ -47,7 +47,7 @@ class Outcome:
 class RackbeatCatalog:
     """Rackbeat products and variations, read per call or preloaded once (initial sync)."""
 
-    def __init__(self, client: ItemsRackbeatClient) -> None:
+    def __init__(self, client: RackbeatItems) -> None:
         self._client = client
         self._products: dict[str, rb.Product] | None = None
         self._variations: dict[int, rb.Variation] | None = None
@@ -99,7 +99,7 @@ class Desired:
 class RackbeatWriter:
     def __init__(
         self,
-        client: ItemsRackbeatClient,
+        client: RackbeatItems,
         catalog: RackbeatCatalog,
         prices: PriceRules,
         *,

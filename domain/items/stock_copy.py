@@ -14,11 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from domain.items.ports import RackbeatStock
+from domain.items.rules import ShopboxRef
+from domain.items.to_rackbeat import Outcome
 from schemas.items import ProductSnapshot
 from services.clients import rackbeat as rb
 from services.clients.shopbox import InventoryRow
-from services.item_mapper.rules import ShopboxRef
-from services.item_mapper.to_rackbeat import Outcome
 
 ZERO = Decimal(0)
 StockByRef = dict[ShopboxRef, dict[int, Decimal]]
@@ -93,7 +94,7 @@ def stock_targets(
 
 
 async def current_stock(
-    client: rb.RackbeatClient, number: str, locations: Iterable[int], has_variants: bool
+    client: RackbeatStock, number: str, locations: Iterable[int], has_variants: bool
 ) -> dict[tuple[int, int | None], Decimal]:
     """Rackbeat stock per (location, option id) for one item."""
     if not has_variants:
@@ -108,7 +109,7 @@ async def current_stock(
 
 
 async def copy_stock(
-    client: rb.RackbeatClient,
+    client: RackbeatStock,
     targets: list[StockTarget],
     *,
     fresh: bool,

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from domain.items.ports import BindingLookup, ShopboxItems
+from domain.items.rules import PriceRules, problem_binding, sku_problem
+from domain.items.to_rackbeat import Outcome
 from schemas.items import Binding, ProductSnapshot
 from services.clients import shopbox as sb
-from services.common.views import BindingsView
-from services.item_mapper.clients import ItemsShopboxClient
-from services.item_mapper.rules import PriceRules, problem_binding, sku_problem
-from services.item_mapper.to_rackbeat import Outcome
 
 VARIANTS_SKIPPED = (
     "the Rackbeat item has variations, and Rackbeat cannot create variants in Shopbox; "
@@ -26,7 +25,7 @@ VARIANTS_SKIPPED = (
 
 class ShopboxWriter:
     def __init__(
-        self, client: ItemsShopboxClient, prices: PriceRules, bindings: BindingsView | None
+        self, client: ShopboxItems, prices: PriceRules, bindings: BindingLookup | None
     ) -> None:
         self.client = client
         self.prices = prices

@@ -1,0 +1,1 @@
+"""stock direction: rules."""

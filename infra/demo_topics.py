@@ -14,7 +14,7 @@ import sys
 from aiokafka.admin import AIOKafkaAdminClient
 
 from infra.processes import DEMO_NAMESPACE_PREFIX
-from services.common.kafka import client_kwargs
+from services.common.connection import client_kwargs
 from services.common.settings import KafkaSettings
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
-from schemas.envelope import Event, Model, deterministic_id
+from schemas.envelope import Event, Model, deterministic_id, utcnow
 
 
 class SaleLine(Model):
@@ -80,11 +80,25 @@ class SalesPollCursor(Model):
     )
 
 
+POLL_CURSOR_KEY = "order-ingest/baskets"
+"""The key of the one cursor on `shopbox.sales.cursor.v1`; order-ingest moves it, and
+`syncctl initial-sync` sets its sync start point."""
+
+
 class SalesPollCursorMoved(Event):
-    """On `shopbox.sales.cursor.v1` (compacted), keyed by poller name."""
+    """On `shopbox.sales.cursor.v1` (compacted), keyed by `POLL_CURSOR_KEY`."""
 
     type: Literal["SalesPollCursorMoved"] = "SalesPollCursorMoved"
     payload: SalesPollCursor
+
+    @classmethod
+    def of(cls, cursor: SalesPollCursor, *, source: str) -> SalesPollCursorMoved:
+        return cls(
+            event_id=deterministic_id(POLL_CURSOR_KEY, cursor.creation_time, *cursor.uids_at_time),
+            occurred_at=utcnow(),
+            source=source,
+            payload=cursor,
+        )
 
 
 def sale_event_id(basket_id: str, kind: str) -> str:

@@ -13,6 +13,17 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 DAY_MS = 24 * 3600 * 1000
 
+# Base names (without a namespace); `Topics(namespace)` gives the full ones.
+SALES = "shopbox.sales.v1"
+ORDERS_SYNCED = "orders.synced.v1"
+STOCK = "rackbeat.stock.v1"
+STOCK_PUSHED = "stock.pushed.v1"
+SHOPBOX_PRODUCTS = "shopbox.products.v1"
+RACKBEAT_PRODUCTS = "rackbeat.products.v1"
+BINDINGS = "items.bindings.v1"
+SALES_CURSOR = "shopbox.sales.cursor.v1"
+WEBHOOK_TOKEN = "stock-publisher.webhook.v1"  # noqa: S105 - a topic name
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -31,16 +42,16 @@ class TopicSpec:
 
 
 CATALOG: tuple[TopicSpec, ...] = (
-    TopicSpec(
-        "shopbox.sales.v1", "basket id", compacted=False, retention_days=365, dead_letters=True
-    ),
-    TopicSpec("orders.synced.v1", "basket id", compacted=True),
-    TopicSpec("rackbeat.stock.v1", "item number|location", compacted=True, dead_letters=True),
-    TopicSpec("stock.pushed.v1", "sku|branch", compacted=False, retention_days=30),
-    TopicSpec("shopbox.products.v1", "product id", compacted=True, dead_letters=True),
-    TopicSpec("rackbeat.products.v1", "item number", compacted=True, dead_letters=True),
-    TopicSpec("items.bindings.v1", "sku", compacted=True, partitions=1),
-    TopicSpec("shopbox.sales.cursor.v1", "poller name", compacted=True, partitions=1),
+    TopicSpec(SALES, "basket id", compacted=False, retention_days=365, dead_letters=True),
+    TopicSpec(ORDERS_SYNCED, "basket id", compacted=True),
+    TopicSpec(STOCK, "item number|location", compacted=True, dead_letters=True),
+    TopicSpec(STOCK_PUSHED, "sku|branch", compacted=False, retention_days=30),
+    TopicSpec(SHOPBOX_PRODUCTS, "product id", compacted=True, dead_letters=True),
+    TopicSpec(RACKBEAT_PRODUCTS, "item number", compacted=True, dead_letters=True),
+    TopicSpec(BINDINGS, "sku", compacted=True, partitions=1),
+    TopicSpec(SALES_CURSOR, "poller name", compacted=True, partitions=1),
+    # The Rackbeat webhook token (a secret: same ACLs as the rest), learned on registration.
+    TopicSpec(WEBHOOK_TOKEN, "callback url", compacted=True, partitions=1),
 )
 
 
@@ -48,15 +59,25 @@ def dlq_name(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+def redrive_log_name(dlq_topic: str) -> str:
+    """Which dead letters of `dlq_topic` were re-driven (`syncctl dlq redrive`)."""
+    return f"{dlq_topic}.redriven"
+
+
 def all_specs() -> list[TopicSpec]:
-    """The catalog plus one long-retention dead-letter topic per consumed stream."""
+    """The catalog plus, per consumed stream, a long-retention dead-letter topic and the log
+    of its re-drives."""
     specs = list(CATALOG)
     for spec in CATALOG:
         if spec.dead_letters:
-            specs.append(
-                TopicSpec(dlq_name(spec.name), spec.key, compacted=False, retention_days=365)
-            )
+            dlq = dlq_name(spec.name)
+            specs.append(TopicSpec(dlq, spec.key, compacted=False, retention_days=365))
+            specs.append(TopicSpec(redrive_log_name(dlq), "partition/offset", True, partitions=1))
     return specs
+
+
+def dead_letter_specs() -> list[TopicSpec]:
+    return [spec for spec in all_specs() if spec.name.endswith(".dlq")]
 
 
 @dataclass(frozen=True)
@@ -70,36 +91,43 @@ class Topics:
 
     @property
     def sales(self) -> str:
-        return self.name("shopbox.sales.v1")
+        return self.name(SALES)
 
     @property
     def orders_synced(self) -> str:
-        return self.name("orders.synced.v1")
+        return self.name(ORDERS_SYNCED)
 
     @property
     def stock(self) -> str:
-        return self.name("rackbeat.stock.v1")
+        return self.name(STOCK)
 
     @property
     def stock_pushed(self) -> str:
-        return self.name("stock.pushed.v1")
+        return self.name(STOCK_PUSHED)
 
     @property
     def shopbox_products(self) -> str:
-        return self.name("shopbox.products.v1")
+        return self.name(SHOPBOX_PRODUCTS)
 
     @property
     def rackbeat_products(self) -> str:
-        return self.name("rackbeat.products.v1")
+        return self.name(RACKBEAT_PRODUCTS)
 
     @property
     def bindings(self) -> str:
-        return self.name("items.bindings.v1")
+        return self.name(BINDINGS)
 
     @property
     def sales_cursor(self) -> str:
         """order-ingest's durable poll cursor (compacted, one key per poller)."""
-        return self.name("shopbox.sales.cursor.v1")
+        return self.name(SALES_CURSOR)
+
+    @property
+    def webhook_token(self) -> str:
+        return self.name(WEBHOOK_TOKEN)
+
+    def dead_letters(self) -> list[str]:
+        return [self.name(spec.name) for spec in dead_letter_specs()]
 
 
 class TopicCreationFailed(RuntimeError):

@@ -10,26 +10,18 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import Topics
 from services.audit.lines import AUDITED, audit_line
 from services.common.kafka import make_broker, record_of
 from services.common.logging import get_logger
 from services.common.runtime import Service
-from services.common.settings import KafkaSettings
+from services.common.settings import AuditSettings, KafkaSettings
 
 NAME = "audit"
 DEFAULT_PORT = 8005
 
 log = get_logger(NAME)
-
-
-class AuditSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUDIT_", env_file=".env", extra="ignore")
-
-    group_id: str = Field("audit", description="consumer group; a new name re-reads from the start")
 
 
 def build() -> Service:

@@ -8,8 +8,9 @@ from pydantic import ValidationError
 
 from schemas.orders import OrderSynced
 from schemas.stock import StockPushed
+from schemas.topics import ORDERS_SYNCED, STOCK_PUSHED
 
-AUDITED = ("orders.synced.v1", "stock.pushed.v1")
+AUDITED = (ORDERS_SYNCED, STOCK_PUSHED)
 
 
 def audit_line(
@@ -25,9 +26,9 @@ def audit_line(
     if value is None:
         return line | {"valid": False, "error": "tombstone (no value)"}
     try:
-        if base == "orders.synced.v1":
+        if base == ORDERS_SYNCED:
             return line | _order(OrderSynced.model_validate_json(value))
-        if base == "stock.pushed.v1":
+        if base == STOCK_PUSHED:
             return line | _stock(StockPushed.model_validate_json(value))
     except ValidationError as exc:
         return line | {"valid": False, "error": f"{exc.error_count()} validation error(s)"}

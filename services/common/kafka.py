@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_not_exception_type
 from tenacity import wait_exponential_jitter as backoff
 
-from schemas.topics import dlq_name, ensure_topics
+from schemas.topics import dlq_name
 from services.clients.http import is_transient
+from services.common.connection import make_security
+from services.common.dead_letters import Failure, decoded_headers, write_dead_letter
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings, RetrySettings
 
@@ -43,78 +41,6 @@ Handler = Callable[[T, KafkaMessage], Awaitable[None]]
 
 class Permanent(Exception):
     """The record can never succeed as it is (bad data): dead-letter it without retrying."""
-
-
-def make_security(settings: KafkaSettings) -> BaseSecurity | None:
-    protocol = settings.security_protocol
-    if protocol == "PLAINTEXT":
-        return None
-    context = ssl.create_default_context(cafile=settings.ssl_cafile) if "SSL" in protocol else None
-    if context is not None and settings.ssl_certfile:  # mutual TLS: the broker checks us too
-        context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
-    if protocol == "SSL":
-        return BaseSecurity(ssl_context=context, use_ssl=True)
-    if not settings.sasl_username or settings.sasl_password is None:
-        raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME/PASSWORD")
-    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
-    return sasl[settings.sasl_mechanism](
-        settings.sasl_username,
-        settings.sasl_password.get_secret_value(),
-        ssl_context=context,
-        use_ssl=protocol == "SASL_SSL",
-    )
-
-
-def client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
-    """Connection settings for plain aiokafka clients (admin, table readers)."""
-    security = make_security(settings)
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
-        "request_timeout_ms": settings.request_timeout_ms,
-        "security_protocol": settings.security_protocol,
-        "ssl_context": security.ssl_context if security else None,
-    }
-    if settings.sasl_password is not None:
-        kwargs |= {
-            "sasl_mechanism": settings.sasl_mechanism,
-            "sasl_plain_username": settings.sasl_username,
-            "sasl_plain_password": settings.sasl_password.get_secret_value(),
-        }
-    return kwargs
-
-
-async def ensure_catalog_topics(kafka: KafkaSettings) -> list[str]:
-    """Create the missing topics of the catalog under the configured namespace, with their
-    configs and KAFKA_REPLICATION_FACTOR (rather than let a broker auto-create them plain)."""
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-    await admin.start()
-    try:
-        return await ensure_topics(
-            admin, kafka.topic_namespace, replication_factor=kafka.replication_factor
-        )
-    finally:
-        await admin.close()
-
-
-async def topic_partitions(settings: KafkaSettings, topic: str) -> list[int]:
-    """The topic's partition numbers, or [] when it does not exist. Asked through the admin
-    client: asking a consumer about a missing topic can auto-create it on some brokers."""
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
-        if topic not in await admin.list_topics():
-            return []
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for p in description.get("partitions", []))
-
-
-async def existing_partitions(settings: KafkaSettings, topic: str) -> list[int]:
-    partitions = await topic_partitions(settings, topic)
-    if not partitions:
-        raise RuntimeError(f"topic {topic} does not exist")
-    return partitions
 
 
 def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
@@ -225,18 +151,11 @@ async def _dead_letter(
     broker: KafkaBroker, topic: str, msg: KafkaMessage, reason: str, attempts: int
 ) -> None:
     record = record_of(msg)
-    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-    headers.update(
-        {
-            "x-dlq-reason": reason[:2000],
-            "x-dlq-origin-topic": record.topic,
-            "x-dlq-origin": f"{record.topic}/{record.partition}/{record.offset}",
-            "x-dlq-attempts": str(attempts),
-            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
-        }
-    )
+    failure = Failure(record.topic, record.partition, record.offset, reason, attempts)
     try:
-        await broker.publish(record.value, topic, key=record.key, headers=headers)
+        await write_dead_letter(
+            broker, failure, key=record.key, value=record.value, headers=decoded_headers(record)
+        )
     except Exception:
         # Not committing is the only safe answer: NACK redelivers. Pause so it is not a hot loop.
         log.error("could not write dead letter; record stays uncommitted", topic=topic)

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from services.common.kafka import ensure_catalog_topics
+from services.common.connection import ensure_catalog_topics
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import HttpSettings, KafkaSettings
 

@@ -145,3 +145,109 @@ class SyncSettings(BaseSettings):
     branch_locations: dict[str, int] = Field(
         default_factory=dict, description="Shopbox branch uid -> Rackbeat location, JSON"
     )
+
+
+class OrderIngestSettings(BaseSettings):
+    model_config = _config("ORDER_INGEST_")
+
+    poll_enabled: bool = Field(True, description="poll GET /baskets (the main path)")
+    poll_interval_s: float = Field(5.0, gt=0)
+    initial_lookback_s: int = Field(
+        0,
+        ge=0,
+        description="first start without a cursor (no initial sync ran): the sync start point is "
+        "this far before the start. Non-zero deliberately syncs sales made before it, which the "
+        "stock in Rackbeat may already reflect",
+    )
+    sweep_interval_s: float = Field(300.0, gt=0, description="reconciliation sweep period")
+    sweep_window_s: int = Field(86_400, gt=0, description="how far back the sweep looks")
+    sweep_grace_s: float = Field(
+        60.0, ge=0, description="the sweep leaves baskets younger than this to webhook and poll"
+    )
+
+
+class OrderWriterSettings(BaseSettings):
+    model_config = _config("ORDER_WRITER_")
+
+    group_id: str | None = Field(
+        None, description="consumer group on shopbox.sales.v1; default <namespace>order-writer"
+    )
+    cash_customer_number: int = Field(1, description="Rackbeat customer every sale is booked on")
+    order_state: Literal["booked", "draft"] = Field(
+        "booked", description="booked reserves stock at once; draft waits for a person"
+    )
+    free_text_item_number: str | None = Field(
+        None, description="Rackbeat item for Shopbox lines without a product (e.g. shipping)"
+    )
+
+
+class StockSettings(BaseSettings):
+    model_config = _config("STOCK_")
+
+    quantity: Literal["available", "in_stock"] = Field(
+        "available",
+        description="which Rackbeat figure is pushed: in stock minus on order, or in stock",
+    )
+    safety_buffer: dict[int, Decimal] = Field(
+        default_factory=dict, description="JSON: Rackbeat location number -> units held back"
+    )
+    public_url: str | None = Field(
+        None,
+        description="our public base URL; when set, the inventory.changed webhook is registered",
+    )
+    poll_interval_s: float = Field(30.0, gt=0, description="changed-since poll of Rackbeat items")
+    full_sweep_interval_s: float = Field(900.0, gt=0, description="read every item's stock")
+    read_debounce_s: float = Field(0.5, ge=0, description="gather webhooks per item before reading")
+    push_quiet_s: float = Field(0.5, ge=0, description="write once a key has been quiet this long")
+    push_max_delay_s: float = Field(3.0, gt=0, description="...or at the latest this long after")
+    sales_lookback_hours: float = Field(
+        48.0, gt=0, description="how far back unabsorbed Shopbox sales are read on start"
+    )
+    reconcile_interval_s: float = Field(
+        300.0,
+        ge=0,
+        description="compare Shopbox with the targets and correct drift this often; 0 = off",
+    )
+
+
+class ItemMapperSettings(BaseSettings):
+    model_config = _config("ITEM_MAPPER_")
+
+    poll_interval_s: float = Field(2.0, gt=0, description="how often the master side is polled")
+    rackbeat_group: int = Field(1, description="Rackbeat product group for created products")
+    full_pass_interval_s: float = Field(
+        300.0, gt=0, description="how often the master is read in full (finds removed SKUs)"
+    )
+    initial_sync_concurrency: int = Field(8, ge=1, description="products applied in parallel")
+
+
+class DashboardSettings(BaseSettings):
+    model_config = _config("DASHBOARD_")
+
+    order_ingest_url: str = Field("http://127.0.0.1:8001", description="order-ingest base URL")
+    order_writer_url: str = Field("http://127.0.0.1:8002", description="order-writer base URL")
+    stock_publisher_url: str = Field(
+        "http://127.0.0.1:8003", description="stock-publisher base URL"
+    )
+    item_mapper_url: str = Field("http://127.0.0.1:8004", description="item-mapper base URL")
+    refresh_s: int = Field(5, ge=1, description="the page reloads itself this often")
+    recent_records: int = Field(20, ge=1, le=500, description="rows of recent activity shown")
+    dead_letters_shown: int = Field(10, ge=1, le=500, description="newest dead letters shown")
+    lag_warning: int = Field(100, ge=1, description="a group this far behind marks its direction")
+    lag_age_warning_s: float = Field(
+        120, gt=0, description="an unprocessed record this old (seconds) marks its direction"
+    )
+
+    def service_urls(self) -> dict[str, str]:
+        return {
+            "order-ingest": self.order_ingest_url,
+            "order-writer": self.order_writer_url,
+            "stock-publisher": self.stock_publisher_url,
+            "item-mapper": self.item_mapper_url,
+        }
+
+
+class AuditSettings(BaseSettings):
+    model_config = _config("AUDIT_")
+
+    group_id: str = Field("audit", description="consumer group; a new name re-reads from the start")

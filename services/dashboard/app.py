@@ -15,10 +15,9 @@ from starlette.routing import Route
 
 from services.common.kafka import make_broker
 from services.common.runtime import Service
-from services.common.settings import KafkaSettings
+from services.common.settings import DashboardSettings, KafkaSettings
 from services.dashboard.collect import OverviewSource
 from services.dashboard.render import render_page
-from services.dashboard.settings import DashboardSettings
 
 NAME = "dashboard"
 DEFAULT_PORT = 8080

@@ -17,9 +17,11 @@ import httpx
 from aiokafka import ConsumerRecord
 
 from schemas.topics import Topics, all_specs
+from services.common.dead_letters import DeadLetter, read_dead_letters, redriven_positions
+from services.common.lags import GroupLag, dead_letter_depths, group_lags
 from services.common.logging import get_logger
-from services.common.readers import open_reader
-from services.common.settings import KafkaSettings
+from services.common.readers import read_records
+from services.common.settings import DashboardSettings, KafkaSettings
 from services.dashboard.overview import (
     Limits,
     Overview,
@@ -28,9 +30,6 @@ from services.dashboard.overview import (
     ServiceCheck,
     assemble,
 )
-from services.dashboard.settings import DashboardSettings
-from services.syncctl.dead_letters import DeadLetter, redriven_positions
-from services.syncctl.offsets import GroupLag, dead_letter_depths, group_lags
 
 log = get_logger(__name__)
 
@@ -66,30 +65,6 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-async def tail(kafka: KafkaSettings, topic: str, per_partition: int) -> list[ConsumerRecord]:
-    """The last `per_partition` records of each partition of `topic` (none if it is missing)."""
-    opened = await open_reader(kafka, topic)
-    if opened is None:
-        return []
-    consumer, tps = opened
-    try:
-        starts = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-        wanted = {tp: ends[tp] for tp in tps if ends[tp] > starts[tp]}
-        if not wanted:
-            return []
-        consumer.assign(list(wanted))
-        for tp, end in wanted.items():
-            consumer.seek(tp, max(starts[tp], end - per_partition))
-        records: list[ConsumerRecord] = []
-        while [tp for tp, end in wanted.items() if await consumer.position(tp) < end]:
-            for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
-                records += [r for r in batch if r.offset < wanted[tp]]
-        return records
-    finally:
-        await consumer.stop()
-
-
 def _raw(record: ConsumerRecord) -> RawRecord:
     return RawRecord(key=record.key, value=record.value, timestamp_ms=record.timestamp)
 
@@ -98,17 +73,17 @@ async def read_kafka(kafka: KafkaSettings, limits: Limits) -> Readings:
     ns = kafka.topic_namespace
     topics = Topics(ns)
     lags, depths, orders, pushes = await asyncio.gather(
-        group_lags(kafka, {f"{ns}{s.name}" for s in all_specs()}),
+        group_lags(kafka, {f"{ns}{spec.name}" for spec in all_specs()}),
         dead_letter_depths(kafka),
-        tail(kafka, topics.orders_synced, limits.recent_records),
-        tail(kafka, topics.stock_pushed, limits.recent_records),
+        read_records(kafka, topics.orders_synced, limits.recent_records),
+        read_records(kafka, topics.stock_pushed, limits.recent_records),
     )
     with_letters = [topic for topic, depth in depths.items() if depth]
     redriven: dict[str, set[str]] = {}
     letters: list[DeadLetter] = []
     for topic in with_letters:
         redriven[topic] = await redriven_positions(kafka, topic)
-        letters += [DeadLetter.of(r) for r in await tail(kafka, topic, limits.dead_letters_shown)]
+        letters += await read_dead_letters(kafka, topic, limits.dead_letters_shown)
     return Readings(
         namespace=ns,
         services=[],

@@ -15,12 +15,20 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.orders import OrderSynced
 from schemas.stock import StockPushed
-from schemas.topics import all_specs, dlq_name
-from services.syncctl.dead_letters import DeadLetter
-from services.syncctl.offsets import GroupLag
-
-ORDERS_SYNCED = "orders.synced.v1"
-STOCK_PUSHED = "stock.pushed.v1"
+from schemas.topics import (
+    BINDINGS,
+    ORDERS_SYNCED,
+    RACKBEAT_PRODUCTS,
+    SALES,
+    SALES_CURSOR,
+    SHOPBOX_PRODUCTS,
+    STOCK,
+    STOCK_PUSHED,
+    all_specs,
+    dlq_name,
+)
+from services.common.dead_letters import DeadLetter
+from services.common.lags import GroupLag
 
 
 @dataclass(frozen=True)
@@ -40,13 +48,13 @@ DIRECTIONS: tuple[Direction, ...] = (
     Direction(
         "sales",
         ("order-ingest", "order-writer"),
-        ("shopbox.sales.v1", ORDERS_SYNCED, "shopbox.sales.cursor.v1"),
+        (SALES, ORDERS_SYNCED, SALES_CURSOR),
     ),
-    Direction("stock", ("stock-publisher",), ("rackbeat.stock.v1", STOCK_PUSHED)),
+    Direction("stock", ("stock-publisher",), (STOCK, STOCK_PUSHED)),
     Direction(
         "items",
         ("item-mapper",),
-        ("shopbox.products.v1", "rackbeat.products.v1", "items.bindings.v1"),
+        (SHOPBOX_PRODUCTS, RACKBEAT_PRODUCTS, BINDINGS),
     ),
 )
 
@@ -187,7 +195,7 @@ def dead_letter_row(letter: DeadLetter, namespace: str, redriven: set[str]) -> D
 
 
 def _failed_at(letter: DeadLetter) -> datetime:
-    stamp = letter.headers.get("x-dlq-failed-at")
+    stamp = letter.failed_at
     if stamp:
         try:
             return datetime.fromisoformat(stamp)

@@ -10,10 +10,9 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from schemas.topics import ORDERS_SYNCED, STOCK_PUSHED
 from services.dashboard.overview import (
-    ORDERS_SYNCED,
     SKU_HINT,
-    STOCK_PUSHED,
     ActivityRow,
     DirectionView,
     Overview,

@@ -26,18 +26,19 @@ from schemas.envelope import deterministic_id, utcnow
 from schemas.items import ProductChanged
 from schemas.topics import Topics
 from services.clients.http import is_transient
+from services.common.bindings import BindingPublisher, BindingsView
 from services.common.kafka import Permanent, make_broker, publish_event, reliable_subscriber
 from services.common.logging import get_logger
 from services.common.runtime import Service
 from services.common.settings import (
+    ItemMapperSettings,
     KafkaSettings,
     RackbeatSettings,
     RetrySettings,
     ShopboxSettings,
     SyncSettings,
 )
-from services.common.views import BindingsView, CompactedView
-from services.item_mapper.bindings import BindingPublisher
+from services.common.views import CompactedView
 from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
 from services.item_mapper.pollers import (
     RackbeatPoller,
@@ -45,7 +46,6 @@ from services.item_mapper.pollers import (
     SnapshotPublisher,
     product_event,
 )
-from services.item_mapper.settings import ItemMapperSettings
 
 NAME = "item-mapper"
 DEFAULT_PORT = 8004

@@ -12,10 +12,9 @@ from services.clients.shopbox import ShopboxClient
 from services.common.kafka import make_broker
 from services.common.logging import get_logger
 from services.common.runtime import Service
-from services.common.settings import KafkaSettings, ShopboxSettings
+from services.common.settings import KafkaSettings, OrderIngestSettings, ShopboxSettings
 from services.common.views import CompactedView
 from services.order_ingest.ingest import CursorStore, Poller, SalesPublisher, Sweeper
-from services.order_ingest.settings import OrderIngestSettings
 from services.order_ingest.webhook import webhook_route
 
 log = get_logger(__name__)

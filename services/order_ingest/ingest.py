@@ -17,18 +17,15 @@ from faststream.kafka import KafkaBroker
 from domain.sales.baskets import SalesEvent, sale_events
 from domain.sales.cursor import advance, before_start_point, initial_cursor
 from domain.sales.sweep import needs_republish
-from schemas.envelope import deterministic_id, utcnow
 from schemas.orders import OrderSynced
-from schemas.sales import SalesPollCursor, SalesPollCursorMoved
+from schemas.sales import POLL_CURSOR_KEY, SalesPollCursor, SalesPollCursorMoved
 from services.clients.shopbox import Basket, ShopboxClient
 from services.common.kafka import publish_event
 from services.common.logging import get_logger
+from services.common.settings import OrderIngestSettings
 from services.common.views import CompactedView
-from services.order_ingest.settings import OrderIngestSettings
 
 log = get_logger(__name__)
-
-POLLER_KEY = "order-ingest/baskets"
 
 
 @dataclass
@@ -90,7 +87,7 @@ class CursorStore:
 
     async def _load(self) -> SalesPollCursor:
         await self.view.wait_caught_up()
-        saved = self.view.get(POLLER_KEY)
+        saved = self.view.get(POLL_CURSOR_KEY)
         if saved is not None:
             return saved.payload
         cursor = initial_cursor(int(self.started_at), self.settings.initial_lookback_s)
@@ -98,7 +95,9 @@ class CursorStore:
         return cursor
 
     async def save(self, cursor: SalesPollCursor, *, source: str) -> None:
-        await publish_cursor(self.broker, self.topic, cursor, source=source)
+        await publish_event(
+            self.broker, self.topic, POLL_CURSOR_KEY, SalesPollCursorMoved.of(cursor, source=source)
+        )
         self.current = cursor
 
     async def ignores(self, basket: Basket, path: str) -> bool:
@@ -114,18 +113,6 @@ class CursorStore:
             start_point=self.current.floor if self.current else None,
         )
         return True
-
-
-async def publish_cursor(
-    broker: KafkaBroker, topic: str, cursor: SalesPollCursor, *, source: str
-) -> None:
-    event = SalesPollCursorMoved(
-        event_id=deterministic_id(POLLER_KEY, cursor.creation_time, *cursor.uids_at_time),
-        occurred_at=utcnow(),
-        source=source,
-        payload=cursor,
-    )
-    await publish_event(broker, topic, POLLER_KEY, event)
 
 
 @dataclass

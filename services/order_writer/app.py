@@ -11,17 +11,18 @@ from schemas.orders import OrderSynced
 from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, sales_event_adapter
 from schemas.topics import Topics
 from services.clients.rackbeat import RackbeatClient
+from services.common.bindings import BindingsView
 from services.common.kafka import make_broker, publish_event, reliable_subscriber
 from services.common.runtime import Service
 from services.common.settings import (
     KafkaSettings,
+    OrderWriterSettings,
     RackbeatSettings,
     RetrySettings,
     ShopboxSettings,
     SyncSettings,
 )
-from services.common.views import BindingsView, CompactedView
-from services.order_writer.settings import OrderWriterSettings
+from services.common.views import CompactedView
 from services.order_writer.writer import OrderWriter
 
 NAME = "order-writer"

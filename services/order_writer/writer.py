@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from domain.bindings import binding_for
 from domain.sales.orders import (
     Kind,
     OrderRules,
@@ -25,9 +26,10 @@ from schemas.orders import OrderOutcome, OrderSynced, OrderSyncedPayload
 from schemas.sales import Sale, SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
 from services.clients.http import ValidationFailed
 from services.clients.rackbeat import Order, RackbeatClient
+from services.common.bindings import BindingsView
 from services.common.kafka import Permanent
 from services.common.logging import get_logger
-from services.common.views import BindingsView, CompactedView
+from services.common.views import CompactedView
 
 log = get_logger(__name__)
 
@@ -138,15 +140,9 @@ class OrderWriter:
         return min(found, key=lambda o: o.number) if found else None
 
     def _lookup(self, line: SaleLine) -> Binding | None:
-        binding = None
-        if line.product_id is not None:
-            binding = self.bindings.by_shopbox(line.product_id, line.variant_id)
-        if binding is None and line.sku:
-            binding = self.bindings.by_sku(line.sku)
-        if binding is None and line.sku:
-            reported = self.bindings.get(line.sku)  # a binding with a problem: says why
-            binding = reported.payload if reported else None
-        return binding
+        found = binding_for(self.bindings, line.product_id, line.variant_id, line.sku)
+        # Not matched: a binding with a problem says why (the dead letter's reason).
+        return found or (self.bindings.problem_of(line.sku) if line.sku else None)
 
     async def _record(
         self,

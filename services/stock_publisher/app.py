@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from domain.bindings import binding_for
 from domain.stock.coalesce import PushBuffer
 from domain.stock.pending import PendingSales, StockSpot
 from domain.stock.refresh import RefreshQueue
@@ -26,6 +27,7 @@ from schemas.stock import StockObserved
 from schemas.topics import Topics
 from services.clients.rackbeat import RackbeatClient
 from services.clients.shopbox import ShopboxClient
+from services.common.bindings import BindingsView
 from services.common.kafka import make_broker
 from services.common.logging import get_logger
 from services.common.runtime import Service
@@ -33,15 +35,14 @@ from services.common.settings import (
     KafkaSettings,
     RackbeatSettings,
     ShopboxSettings,
+    StockSettings,
     SyncSettings,
 )
 from services.common.views import CompactedView
-from services.stock_publisher.bindings import StockBindings
 from services.stock_publisher.feeds import SalesFollower
 from services.stock_publisher.ingest import Ingest
 from services.stock_publisher.push import Pusher
 from services.stock_publisher.reconcile import Reconciler
-from services.stock_publisher.settings import StockSettings
 from services.stock_publisher.tokens import WEBHOOK_PATH, WebhookTokens
 from services.stock_publisher.webhook import webhook_endpoint
 
@@ -72,16 +73,11 @@ def build() -> Service:
         shopbox_settings.api_token.get_secret_value(),
         requests_per_minute=shopbox_settings.requests_per_minute,
     )
-    bindings = StockBindings(kafka, topics.bindings)
+    bindings = BindingsView(kafka, topics.bindings)
 
     def resolve_sku(line: SaleLine) -> str | None:
-        if line.product_id:
-            bound = bindings.by_shopbox(line.product_id, line.variant_id)
-            if bound:
-                return bound.sku
-        if line.sku and bindings.by_sku(line.sku):
-            return line.sku
-        return None
+        found = binding_for(bindings, line.product_id, line.variant_id, line.sku)
+        return found.sku if found else None
 
     pending = PendingSales(sync.branch_locations, resolve_sku)
     ingest = Ingest(
@@ -150,7 +146,9 @@ def build() -> Service:
         await bindings.start()
         await bindings.wait_caught_up(timeout_s=120)
         await asyncio.gather(ledger.start(), sales.start())
-        await asyncio.gather(ledger.wait_caught_up(timeout_s=120), sales.caught_up.wait())
+        await asyncio.gather(
+            ledger.wait_caught_up(timeout_s=120), sales.wait_caught_up(timeout_s=120)
+        )
         if reconciling:  # the reconciler follows the table on; the ingest needs it once
             await observations.start()
             await observations.wait_caught_up(timeout_s=120)

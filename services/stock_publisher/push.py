@@ -32,13 +32,15 @@ from domain.stock.pending import PendingSales
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import Binding
 from schemas.stock import StockObserved, StockPushed, StockPushedPayload
-from schemas.topics import Topics, dlq_name
+from schemas.topics import Topics
 from services.clients.http import ApiError, is_transient
 from services.clients.shopbox import ShopboxClient
-from services.common.kafka import client_kwargs, publish_event
+from services.common.bindings import BindingsView
+from services.common.connection import client_kwargs
+from services.common.dead_letters import Failure, write_dead_letter
+from services.common.kafka import publish_event
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
-from services.common.views import BindingsView
 
 log = get_logger(__name__)
 GROUP_SUFFIX = "stock-publisher-push"
@@ -128,7 +130,8 @@ class Pusher:
         try:
             event = StockObserved.model_validate_json(raw or b"")
         except ValidationError as exc:
-            await self._dead_letter(raw, key, f"invalid record: {exc.errors()[:3]}")
+            where = (getattr(record, "partition", 0), getattr(record, "offset", 0))
+            await self._dead_letter(raw, key, *where, f"invalid record: {exc.errors()[:3]}")
             return
         self.buffer.offer(
             key,
@@ -178,7 +181,8 @@ class Pusher:
                     current.clear()
                     continue
                 self._counters["write_failures"] += 1
-                await self._dead_letter(entry.event.model_dump_json().encode(), key, str(exc))
+                raw = entry.event.model_dump_json().encode()
+                await self._dead_letter(raw, key, entry.partition, entry.first_offset, str(exc))
             self.buffer.done(key, entry)
 
     async def _apply(
@@ -328,15 +332,13 @@ class Pusher:
             self._broker, self._topics.stock_pushed, f"{place.sku}|{place.branch}", event
         )
 
-    async def _dead_letter(self, raw: bytes | None, key: str, reason: str) -> None:
+    async def _dead_letter(
+        self, raw: bytes | None, key: str, partition: int, offset: int, reason: str
+    ) -> None:
         self._counters["dead_letters"] += 1
         log.warning("stock record dead-lettered", key=key, reason=reason)
-        await self._broker.publish(
-            raw or b"",
-            dlq_name(self._topics.stock),
-            key=key.encode(),
-            headers={"x-dlq-reason": reason[:2000], "x-dlq-origin-topic": self._topics.stock},
-        )
+        failure = Failure(self._topics.stock, partition, offset, reason, attempts=1)
+        await write_dead_letter(self._broker, failure, key=key.encode(), value=raw, headers={})
 
 
 def _place(binding: Binding, branch: str) -> Place:

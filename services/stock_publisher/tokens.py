@@ -1,8 +1,8 @@
 """The webhook token: from settings, or learned by registering the webhook, kept in Kafka.
 
 Rackbeat returns the token only when a webhook is created; the upsert on an existing event+url
-answers without it (apis.md §1.9). So the token is persisted in a one-key compacted topic,
-`<namespace>stock-publisher.webhook.v1`, which every replica follows. On start:
+answers without it (apis.md §1.9). So the token is persisted in a one-key compacted topic of the
+catalog, `<namespace>stock-publisher.webhook.v1`, which every replica follows. On start:
 1. `RACKBEAT_WEBHOOK_TOKEN` set: use it, register nothing (the operator manages the webhook).
 2. else, with `STOCK_PUBLIC_URL`: upsert `inventory.changed` -> `<public url>/webhooks/rackbeat`.
    A token in the answer (created) is published; no token and none stored (lost) means delete
@@ -14,17 +14,14 @@ The topic holds a secret: keep it under the same ACLs as the rest of the connect
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
 from schemas.envelope import Model, utcnow
+from schemas.topics import Topics
 from services.clients.rackbeat import RackbeatClient
-from services.common.kafka import client_kwargs, topic_partitions
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
@@ -41,36 +38,6 @@ class WebhookRegistration(Model):
     webhook_id: int
     token: SecretStr
     registered_at: str
-
-
-def token_topic(namespace: str) -> str:
-    return f"{namespace}stock-publisher.webhook.v1"
-
-
-async def ensure_token_topic(kafka: KafkaSettings) -> str:
-    name = token_topic(kafka.topic_namespace)
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-    await admin.start()
-    try:
-        if name not in await admin.list_topics():
-            with contextlib.suppress(TopicAlreadyExistsError):  # another replica was first
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            name,
-                            1,
-                            kafka.replication_factor,
-                            topic_configs={"cleanup.policy": "compact"},
-                        )
-                    ]
-                )
-    finally:
-        await admin.close()
-    # a topic just created may not show in metadata yet; the view's start would then fail
-    async with asyncio.timeout(30):
-        while not await topic_partitions(kafka, name):  # noqa: ASYNC110 - polls the broker
-            await asyncio.sleep(0.1)
-    return name
 
 
 class WebhookTokens:
@@ -101,7 +68,7 @@ class WebhookTokens:
                 self.state = "off: no STOCK_PUBLIC_URL and no RACKBEAT_WEBHOOK_TOKEN (poll only)"
             return
         self.callback_url = public_url.rstrip("/") + WEBHOOK_PATH
-        topic = await ensure_token_topic(kafka)
+        topic = Topics(kafka.topic_namespace).webhook_token
         self._view = CompactedView(kafka, topic, WebhookRegistration)
         await self._view.start()
         await self._view.wait_caught_up()

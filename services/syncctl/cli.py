@@ -17,12 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.topics import TopicCreationFailed, all_specs
-from services.common.kafka import ensure_catalog_topics
+from services.common.connection import ensure_catalog_topics
+from services.common.dead_letters import redriven_positions
+from services.common.lags import dead_letter_depths, group_lags
 from services.common.settings import KafkaSettings, SyncSettings
-from services.syncctl.dead_letters import dlq_app, redriven_positions
+from services.syncctl.dead_letters import dlq_app
 from services.syncctl.drift import drift
 from services.syncctl.initial_sync import initial_sync
-from services.syncctl.offsets import ReplayRefused, dead_letter_depths, group_lags, replay
+from services.syncctl.replay import ReplayRefused, replay
 
 app = typer.Typer(help="Operate the Shopbox <-> Rackbeat sync.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)

@@ -1,9 +1,9 @@
 """`syncctl dlq`: list dead letters and re-drive them to the topic they came from.
 
 A dead letter is the original record (value, key, headers) plus `x-dlq-*` headers that say why
-and where from (services.common.kafka). Re-driving publishes the original value and key back to
-the origin topic, then records `partition/offset` in `<dlq>.redriven` (a small compacted topic,
-created on first use), so a second `redrive` skips what was already re-driven unless `--force`.
+and where from (services.common.dead_letters). Re-driving publishes the original value and key
+back to the origin topic, then records `partition/offset` in `<dlq>.redriven` (a compacted topic
+of the catalog), so a second `redrive` skips what was already re-driven unless `--force`.
 Re-driving is safe even twice: the consumers' effects are idempotent.
 """
 
@@ -14,18 +14,21 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from rich.console import Console
 from rich.table import Table
 
-from schemas.topics import all_specs, dlq_name
-from services.common.kafka import client_kwargs, topic_partitions
-from services.common.readers import open_reader
+from schemas.topics import Topics, dlq_name, redrive_log_name
+from services.common.connection import client_kwargs, ensure_catalog_topics
+from services.common.dead_letters import (
+    REDRIVEN_FROM,
+    DeadLetter,
+    read_dead_letters,
+    redriven_positions,
+)
 from services.common.settings import KafkaSettings
 
 dlq_app = typer.Typer(
@@ -34,107 +37,11 @@ dlq_app = typer.Typer(
 console = Console()
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: dict[str, str]
-    timestamp_ms: int
-
-    @classmethod
-    def of(cls, record: Any) -> DeadLetter:
-        """From an aiokafka ConsumerRecord of a dead-letter topic."""
-        return cls(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            headers={k: v.decode(errors="replace") for k, v in record.headers or ()},
-            timestamp_ms=record.timestamp,
-        )
-
-    @property
-    def position(self) -> str:
-        return f"{self.partition}/{self.offset}"
-
-    @property
-    def reason(self) -> str:
-        return self.headers.get("x-dlq-reason", "(no reason recorded)")
-
-    @property
-    def origin_topic(self) -> str | None:
-        return self.headers.get("x-dlq-origin-topic")
-
-    @property
-    def origin(self) -> str:
-        return self.headers.get("x-dlq-origin", "?")
-
-    def age(self, now_ms: int) -> str:
-        seconds = max(0, (now_ms - self.timestamp_ms) // 1000)
-        if seconds < 120:
-            return f"{seconds}s"
-        if seconds < 7200:
-            return f"{seconds // 60}m"
-        return f"{seconds // 3600}h"
-
-
-def redrive_log_name(dlq_topic: str) -> str:
-    return f"{dlq_topic}.redriven"
-
-
 def dead_letter_topics(namespace: str, source: str | None) -> list[str]:
     """The namespaced dead-letter topics: of one source topic, or of every consumed stream."""
     if source is not None:
         return [f"{namespace}{dlq_name(source)}"]
-    return [f"{namespace}{s.name}" for s in all_specs() if s.name.endswith(".dlq")]
-
-
-async def read_topic(kafka: KafkaSettings, topic: str) -> list[DeadLetter]:
-    """Every record on `topic` from the start to its current end (none if it does not exist)."""
-    opened = await open_reader(kafka, topic)
-    if opened is None:
-        return []
-    consumer, tps = opened
-    try:
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records: list[DeadLetter] = []
-        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, tp_records in batch.items():
-                records += [DeadLetter.of(r) for r in tp_records if r.offset < ends[tp]]
-        return sorted(records, key=lambda d: (d.partition, d.offset))
-    finally:
-        await consumer.stop()
-
-
-async def redriven_positions(kafka: KafkaSettings, dlq_topic: str) -> set[str]:
-    return {
-        record.key.decode()
-        for record in await read_topic(kafka, redrive_log_name(dlq_topic))
-        if record.key and record.value is not None
-    }
-
-
-async def _ensure_redrive_log(kafka: KafkaSettings, topic: str) -> None:
-    if await topic_partitions(kafka, topic):
-        return
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
-    await admin.start()
-    try:
-        new = NewTopic(
-            topic, 1, kafka.replication_factor, topic_configs={"cleanup.policy": "compact"}
-        )
-        response = await admin.create_topics([new])
-        for _, code, *_ in response.topic_errors:
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise RuntimeError(f"could not create {topic}: error {code}")
-    finally:
-        await admin.close()
+    return Topics(namespace).dead_letters()
 
 
 @dataclass(frozen=True)
@@ -166,11 +73,11 @@ async def redrive(
     everything: bool = False,
     force: bool = False,
 ) -> RedriveResult:
+    await ensure_catalog_topics(kafka)  # the re-drive log, on a pipeline that never started
     dlq_topic = f"{kafka.topic_namespace}{dlq_name(source)}"
-    letters = select(await read_topic(kafka, dlq_topic), positions, everything)
+    letters = select(await read_dead_letters(kafka, dlq_topic), positions, everything)
     done = await redriven_positions(kafka, dlq_topic)
     log_topic = redrive_log_name(dlq_topic)
-    await _ensure_redrive_log(kafka, log_topic)
     producer = AIOKafkaProducer(**client_kwargs(kafka), enable_idempotence=True)
     await producer.start()
     sent, skipped = [], []
@@ -180,10 +87,8 @@ async def redrive(
                 skipped.append(letter)
                 continue
             origin = letter.origin_topic or f"{kafka.topic_namespace}{source}"
-            headers = [
-                (k, v.encode()) for k, v in letter.headers.items() if not k.startswith("x-dlq-")
-            ]
-            headers.append(("x-redriven-from", f"{dlq_topic}/{letter.position}".encode()))
+            headers = letter.original_headers()
+            headers.append((REDRIVEN_FROM, f"{dlq_topic}/{letter.position}".encode()))
             await producer.send_and_wait(origin, letter.value, key=letter.key, headers=headers)
             stamp = datetime.now(UTC).isoformat()
             await producer.send_and_wait(
@@ -227,7 +132,9 @@ async def list_letters(kafka: KafkaSettings, source: str | None) -> list[tuple[D
     found = []
     for dlq in dead_letter_topics(kafka.topic_namespace, source):
         done = await redriven_positions(kafka, dlq)
-        found += [(letter, letter.position in done) for letter in await read_topic(kafka, dlq)]
+        found += [
+            (letter, letter.position in done) for letter in await read_dead_letters(kafka, dlq)
+        ]
     return found
 
 

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from domain.bindings import binding_for
 from domain.items.rules import PriceRules
 from domain.stock.levels import QuantityMode, location_levels, option_levels
 from domain.stock.pending import PendingSales
@@ -42,18 +43,19 @@ from services.clients import shopbox as sb
 from services.clients.http import ApiError, NotFound
 from services.clients.rackbeat import RackbeatClient
 from services.clients.shopbox import ShopboxClient
+from services.common.bindings import BindingsView
+from services.common.dead_letters import read_dead_letters, redriven_positions
 from services.common.logging import configure_logging
-from services.common.readers import open_reader, seek_to_time
+from services.common.readers import read_records
 from services.common.settings import (
     KafkaSettings,
     LogSettings,
     RackbeatSettings,
     ShopboxSettings,
+    StockSettings,
     SyncSettings,
 )
-from services.common.views import BindingsView, CompactedView
-from services.stock_publisher.settings import StockSettings
-from services.syncctl.dead_letters import read_topic, redriven_positions
+from services.common.views import CompactedView
 from services.syncctl.drift_rules import (
     CAUSES,
     SECTIONS,
@@ -114,11 +116,7 @@ class StreamState:
 
     def bound(self, product: str | None, variant: str | None, sku: str | None) -> Binding | None:
         """The binding a sale line maps by (the rule order-writer and stock-publisher use)."""
-        if product:
-            found = self.bindings.by_shopbox(product, variant)
-            if found:
-                return found
-        return self.bindings.by_sku(sku) if sku else None
+        return binding_for(self.bindings, product, variant, sku)
 
     def resolve(self, line: SaleLine) -> str | None:
         found = self.bound(line.product_id, line.variant_id, line.sku)
@@ -158,35 +156,21 @@ async def read_since(
     kafka: KafkaSettings, topic: str, since: datetime
 ) -> list[tuple[datetime, SalesEvent]]:
     """Sales events published since `since`, up to the end as it was when we started."""
-    opened = await open_reader(kafka, topic)
-    if opened is None:
-        return []
-    consumer, tps = opened
-    try:
-        ends = await seek_to_time(consumer, tps, since)
-        events: list[tuple[datetime, SalesEvent]] = []
-        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, records in batch.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    try:
-                        event = sales_event_adapter.validate_json(record.value or b"")
-                    except ValidationError:
-                        continue  # order-writer dead-letters it; the dead letters report it
-                    at = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
-                    events.append((at, event))
-        return events
-    finally:
-        await consumer.stop()
+    events: list[tuple[datetime, SalesEvent]] = []
+    for record in await read_records(kafka, topic, since):
+        try:
+            event = sales_event_adapter.validate_json(record.value or b"")
+        except ValidationError:
+            continue  # order-writer dead-letters it; the dead letters report it
+        events.append((datetime.fromtimestamp(record.timestamp / 1000, tz=UTC), event))
+    return events
 
 
 async def dead_letters(kafka: KafkaSettings, topic: str) -> dict[str, tuple[str, bytes | None]]:
     """key -> (latest reason, value) of the dead letters not re-driven since."""
     done = await redriven_positions(kafka, topic)
     found: dict[str, tuple[str, bytes | None]] = {}
-    for letter in await read_topic(kafka, topic):
+    for letter in await read_dead_letters(kafka, topic):
         if letter.position in done or letter.key is None:
             continue
         found[letter.key.decode(errors="replace")] = (letter.reason, letter.value)

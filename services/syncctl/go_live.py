@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from schemas.sales import SalesPollCursor, SalesPollCursorMoved
+from schemas.sales import POLL_CURSOR_KEY, SalesPollCursor, SalesPollCursorMoved
 from schemas.topics import Topics
 from services.common.readers import open_reader
 from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
-from services.order_ingest.ingest import POLLER_KEY
 
 INITIAL_SYNC_SOURCE = "syncctl/initial-sync"
 
@@ -105,6 +104,6 @@ async def read_cursor(kafka: KafkaSettings, topic: str) -> SalesPollCursorMoved 
     await view.start()
     try:
         await view.wait_caught_up()
-        return view.get(POLLER_KEY)
+        return view.get(POLL_CURSOR_KEY)
     finally:
         await view.stop()

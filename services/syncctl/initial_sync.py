@@ -43,15 +43,20 @@ from domain.items.stock_copy import (
 )
 from domain.items.to_rackbeat import Outcome, RackbeatCatalog, RackbeatWriter
 from schemas.items import ProductSnapshot
+from schemas.sales import POLL_CURSOR_KEY, SalesPollCursorMoved
 from schemas.topics import Topics
 from services.clients.shopbox import InventoryRow
-from services.common.kafka import ensure_catalog_topics, make_broker
-from services.common.settings import KafkaSettings, RackbeatSettings, ShopboxSettings, SyncSettings
-from services.common.views import BindingsView
-from services.item_mapper.bindings import BindingPublisher
+from services.common.bindings import BindingPublisher, BindingsView
+from services.common.connection import ensure_catalog_topics
+from services.common.kafka import make_broker, publish_event
+from services.common.settings import (
+    ItemMapperSettings,
+    KafkaSettings,
+    RackbeatSettings,
+    ShopboxSettings,
+    SyncSettings,
+)
 from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
-from services.item_mapper.settings import ItemMapperSettings
-from services.order_ingest.ingest import publish_cursor
 from services.syncctl.go_live import (
     INITIAL_SYNC_SOURCE,
     PipelineState,
@@ -202,7 +207,9 @@ async def check_go_live(kafka: KafkaSettings, *, dry_run: bool, force: bool) -> 
 async def set_start_point(broker: KafkaBroker, kafka: KafkaSettings, started_at: float) -> None:
     cursor = start_point(started_at)
     topic = Topics(kafka.topic_namespace).sales_cursor
-    await publish_cursor(broker, topic, cursor, source=SOURCE)
+    await publish_event(
+        broker, topic, POLL_CURSOR_KEY, SalesPollCursorMoved.of(cursor, source=SOURCE)
+    )
     console.print(
         f"Sync start point set to {describe_time(cursor.creation_time)}: sales made before it "
         "are in the copied stock and are never synced as orders."

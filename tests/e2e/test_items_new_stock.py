@@ -10,8 +10,8 @@ import json
 from decimal import Decimal
 
 from schemas.topics import Topics
+from services.common.bindings import BindingsView
 from services.common.settings import KafkaSettings
-from services.common.views import BindingsView
 from tests.e2e.test_items_master import FAST, env_for, shopbox_product, status_of
 from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.services import StartService

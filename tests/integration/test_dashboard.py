@@ -20,7 +20,7 @@ from infra.simulators.common import free_port
 from schemas.orders import OrderSynced
 from schemas.stock import StockPushed
 from schemas.topics import Topics
-from services.common.kafka import topic_partitions
+from services.common.connection import topic_partitions
 from services.common.settings import KafkaSettings
 from services.syncctl.dead_letters import redrive
 from tests.fixtures.kafka import unique

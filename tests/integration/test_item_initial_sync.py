@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from schemas.topics import Topics
+from services.common.bindings import BindingsView
 from services.common.settings import KafkaSettings
-from services.common.views import BindingsView
 from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.shopbox_sim import ShopboxSim, demo_shop
 from tests.support import eventually, records_in

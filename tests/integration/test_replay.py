@@ -10,8 +10,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.common.kafka import make_broker
+from services.common.lags import group_lags
 from services.common.settings import KafkaSettings
-from services.syncctl.offsets import ReplayRefused, group_lags, replay
+from services.syncctl.replay import ReplayRefused, replay
 from tests.fixtures.kafka import TopicFactory
 from tests.support import eventually
 

@@ -24,8 +24,8 @@ from pydantic import BaseModel
 from domain.items.rules import PriceRules, problem_binding, shopbox_snapshot
 from domain.sales.baskets import sale_events
 from schemas.topics import Topics, dlq_name
+from services.common.bindings import binding_event
 from services.common.settings import SyncSettings
-from services.item_mapper.bindings import binding_event
 from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
 from services.item_mapper.pollers import product_event
 from services.syncctl.initial_sync import InitialSync

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 
 from schemas.items import Binding, BindingChanged
+from services.common.bindings import BindingsView
 from services.common.settings import KafkaSettings
-from services.common.views import BindingsView
 from tests.fixtures.kafka import TopicFactory
 
 

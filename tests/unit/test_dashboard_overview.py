@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.stock import StockPushed
+from services.common.dead_letters import DeadLetter
+from services.common.lags import GroupLag
 from services.dashboard.overview import (
     DIRECTIONS,
     Limits,
@@ -20,8 +22,6 @@ from services.dashboard.overview import (
     redrive_command,
 )
 from services.dashboard.render import render_page
-from services.syncctl.dead_letters import DeadLetter
-from services.syncctl.offsets import GroupLag
 from tests.unit.test_audit_lines import NOW, order, push
 
 NS = "t1."

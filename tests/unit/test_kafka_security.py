@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from services.common.kafka import client_kwargs, make_security
+from services.common.connection import client_kwargs, make_security
 from services.common.settings import KafkaSettings
 
 PASSWORD = "kafka-s3cret"

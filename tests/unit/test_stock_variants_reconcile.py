@@ -17,8 +17,8 @@ from schemas.items import Binding, BindingChanged
 from schemas.sales import Sale, SaleCompleted, SaleLine
 from schemas.stock import StockLevel, StockObserved, stock_key
 from services.clients.rackbeat import ItemLocationStock, LineVariation, LocationRef, VariantStock
+from services.common.bindings import BindingsView
 from services.common.settings import KafkaSettings
-from services.stock_publisher.bindings import StockBindings
 from services.stock_publisher.push import Place
 from services.stock_publisher.reconcile import plan_corrections, skip_reason
 
@@ -228,17 +228,17 @@ def binding_record(sku: str, item: str, option: str | None, problem: str | None 
 
 
 def test_items_with_bound_options_and_live_bindings_ask_for_a_read() -> None:
-    view = StockBindings(KafkaSettings(), "bindings")  # fed by hand: no broker involved
+    view = BindingsView(KafkaSettings(), "bindings")  # fed by hand: no broker involved
     asked: list[str] = []
     view.on_bound = asked.append
-    view._apply("T-S", binding_record("T-S", "T", "901"))  # the replay: no reads asked
-    view._apply("A", binding_record("A", "A", None))
-    view._apply("BAD", binding_record("BAD", "B", "7", problem="duplicate SKU"))
+    view.apply("T-S", binding_record("T-S", "T", "901"))  # the replay: no reads asked
+    view.apply("A", binding_record("A", "A", None))
+    view.apply("BAD", binding_record("BAD", "B", "7", problem="duplicate SKU"))
     assert view.has_options("T") and not view.has_options("A") and not view.has_options("B")
     assert view.by_rackbeat("T", "901") is not None and asked == []
     view._caught_up.set()
-    view._apply("T-M", binding_record("T-M", "T", "902"))
-    view._apply("T-S", None)  # tombstone: T-M still binds an option of T
+    view.apply("T-M", binding_record("T-M", "T", "902"))
+    view.apply("T-S", None)  # tombstone: T-M still binds an option of T
     assert view.has_options("T") and asked == ["T"]
-    view._apply("T-M", binding_record("T-M", "T2", "902"))  # moved to another item
+    view.apply("T-M", binding_record("T-M", "T2", "902"))  # moved to another item
     assert not view.has_options("T") and view.has_options("T2") and asked == ["T", "T2"]

@@ -1,8 +1,5 @@
-"""Lag, dead-letter depth and replay: what `syncctl status` shows and `syncctl replay` does.
-
-Replay moves a consumer group's committed offsets (to the start, an offset or a time). Kafka only
-accepts that while the group has no members, so the service must be stopped first; we check and
-refuse with an explanation rather than fail half-way.
+"""Consumer-group lag (with the age of the oldest unprocessed record) and dead-letter depths:
+what `syncctl status` and the dashboard show.
 """
 
 from __future__ import annotations
@@ -14,8 +11,8 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import all_specs
-from services.common.kafka import client_kwargs
+from schemas.topics import Topics
+from services.common.connection import client_kwargs
 from services.common.settings import KafkaSettings
 
 
@@ -34,11 +31,7 @@ class GroupLag:
         return self.end - self.committed
 
 
-class ReplayRefused(Exception):
-    pass
-
-
-async def _admin(kafka: KafkaSettings) -> AIOKafkaAdminClient:
+async def admin_client(kafka: KafkaSettings) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     await admin.start()
     return admin
@@ -58,7 +51,7 @@ async def _end_offsets(
         await consumer.stop()
 
 
-async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+async def partitions_of(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
     described = await admin.describe_topics(topics)
     return [
         TopicPartition(topic["topic"], p["partition"])
@@ -70,7 +63,7 @@ async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[Top
 
 async def group_lags(kafka: KafkaSettings, topics: set[str]) -> list[GroupLag]:
     """Committed offset and end offset per consumer group, for the given topics only."""
-    admin = await _admin(kafka)
+    admin = await admin_client(kafka)
     try:
         groups = [
             g[0] if isinstance(g, tuple) else g["group_id"]
@@ -135,13 +128,11 @@ async def _first_records(
 
 
 async def dead_letter_depths(kafka: KafkaSettings) -> dict[str, int]:
-    admin = await _admin(kafka)
+    admin = await admin_client(kafka)
     try:
-        wanted = {
-            f"{kafka.topic_namespace}{s.name}" for s in all_specs() if s.name.endswith(".dlq")
-        }
+        wanted = set(Topics(kafka.topic_namespace).dead_letters())
         names = sorted(wanted & set(await admin.list_topics()))
-        tps = await _partitions(admin, names)
+        tps = await partitions_of(admin, names)
     finally:
         await admin.close()
     ends = await _end_offsets(kafka, tps)
@@ -149,61 +140,3 @@ async def dead_letter_depths(kafka: KafkaSettings) -> dict[str, int]:
     for tp, end in ends.items():
         depths[tp.topic] += end
     return depths
-
-
-async def replay(
-    kafka: KafkaSettings,
-    group: str,
-    topic: str,
-    *,
-    offset: int | None = None,
-    since: datetime | None = None,
-) -> dict[int, int]:
-    """Set `group`'s committed offsets on `topic` (earliest when neither offset nor since is
-    given); return the new offset per partition. The group must have no active members."""
-    admin = await _admin(kafka)
-    try:
-        (description,) = await admin.describe_consumer_groups([group])
-        state = _group_state(description)
-        if state not in ("Empty", "Dead", ""):
-            raise ReplayRefused(
-                f"group {group} is {state}: stop the service that consumes with it, then replay"
-            )
-        tps = await _partitions(admin, [topic])
-    finally:
-        await admin.close()
-    if not tps:
-        raise ReplayRefused(f"topic {topic} does not exist")
-    consumer = AIOKafkaConsumer(**client_kwargs(kafka), group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        targets = await _targets(consumer, tps, offset, since)
-        await consumer.commit(targets)
-    finally:
-        await consumer.stop()
-    return {tp.partition: target for tp, target in targets.items()}
-
-
-async def _targets(
-    consumer: AIOKafkaConsumer,
-    tps: list[TopicPartition],
-    offset: int | None,
-    since: datetime | None,
-) -> dict[TopicPartition, int]:
-    if offset is not None:
-        return dict.fromkeys(tps, offset)
-    starts: dict[TopicPartition, int] = await consumer.beginning_offsets(tps)
-    if since is None:
-        return starts
-    ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-    found = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
-    return {tp: found[tp].offset if found.get(tp) else ends[tp] for tp in tps}
-
-
-def _group_state(description: object) -> str:
-    """describe_consumer_groups answers a protocol response; the state is in its groups list."""
-    groups = getattr(description, "groups", None)
-    if groups:
-        return str(groups[0][2])
-    return ""

@@ -52,15 +52,16 @@ async def seek(
 ) -> dict[TopicPartition, int]:
     """Position every partition at `start`; return the end offsets as they are now, so a reader
     knows when it has read everything that was there."""
-    ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
     if start is None:
+        # A lazy reset: asked before end_offsets, or that call settles the position at the end.
         await consumer.seek_to_beginning(*tps)
-    elif isinstance(start, datetime):
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+    if isinstance(start, datetime):
         found = await consumer.offsets_for_times(dict.fromkeys(tps, int(start.timestamp() * 1000)))
         for tp in tps:
             hit = found.get(tp)
             consumer.seek(tp, hit.offset if hit is not None else ends[tp])
-    else:
+    elif start is not None:
         starts: dict[TopicPartition, int] = await consumer.beginning_offsets(tps)
         for tp in tps:
             consumer.seek(tp, max(starts[tp], ends[tp] - start))

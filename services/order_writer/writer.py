@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from domain.bindings import binding_for
+from domain.bindings import BindingTable, binding_for
 from domain.sales.orders import (
     Kind,
     OrderRules,
@@ -25,17 +26,45 @@ from schemas.items import Binding
 from schemas.orders import OrderOutcome, OrderSynced, OrderSyncedPayload
 from schemas.sales import Sale, SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
 from services.clients.http import ValidationFailed
-from services.clients.rackbeat import Order, RackbeatClient
-from services.common.bindings import BindingsView
+from services.clients.rackbeat import NewOrder, Order
 from services.common.kafka import Permanent
 from services.common.logging import get_logger
-from services.common.views import CompactedView
 
 log = get_logger(__name__)
 
 SalesEvent = SaleCompleted | SaleRefunded | SaleCancelled
 Record = Callable[[str, OrderSynced], Awaitable[None]]
 SETTLED: frozenset[OrderOutcome] = frozenset({"created", "found_existing", "cancelled", "refunded"})
+
+
+class RackbeatOrders(Protocol):
+    """The Rackbeat calls the writer makes (`RackbeatClient`, or a fake in unit tests)."""
+
+    async def create_order(
+        self, order: NewOrder, *, book: bool, suppress_webhooks: bool = ...
+    ) -> Order: ...
+
+    async def find_orders_by_reference(self, reference: str) -> list[Order]: ...
+
+    async def get_order(self, number: int) -> Order: ...
+
+    async def cancel_order(self, number: int, *, suppress_webhooks: bool = ...) -> Order: ...
+
+
+class Ledger(Protocol):
+    """`orders.synced.v1` as a table (`CompactedView[OrderSynced]`)."""
+
+    def get(self, key: str) -> OrderSynced | None: ...
+
+    async def wait_caught_up(self, timeout_s: float = ...) -> None: ...
+
+
+class Bindings(BindingTable, Protocol):
+    """The bindings table (`BindingsView`)."""
+
+    def problem_of(self, sku: str) -> Binding | None: ...
+
+    async def wait_caught_up(self, timeout_s: float = ...) -> None: ...
 
 
 @dataclass
@@ -49,9 +78,9 @@ class Counters:
 
 @dataclass
 class OrderWriter:
-    rackbeat: RackbeatClient
-    ledger: CompactedView[OrderSynced]
-    bindings: BindingsView
+    rackbeat: RackbeatOrders
+    ledger: Ledger
+    bindings: Bindings
     record: Record
     rules: OrderRules
     counters: Counters = field(default_factory=Counters)

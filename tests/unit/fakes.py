@@ -1,0 +1,197 @@
+"""In-memory fakes of the ports the service layer talks through, for millisecond unit tests.
+
+They stand in for the API clients and the Kafka tables only in `tests/unit`; every behaviour
+they imitate is also exercised against the simulators and the real broker by the contract,
+integration and e2e tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from schemas.items import Binding
+from services.clients import rackbeat as rb
+from services.clients import shopbox as sb
+from services.clients.http import ApiError, ValidationFailed
+
+T = TypeVar("T")
+
+
+class LostAnswer(ApiError):
+    """What a client raises when Rackbeat applied a write but its answer never came back."""
+
+    def __init__(self) -> None:
+        super().__init__("Rackbeat", "POST /orders", 500, "answer lost")
+
+
+@dataclass
+class FakeTable(Generic[T]):
+    """A compacted-topic table (`CompactedView`) already caught up."""
+
+    values: dict[str, T] = field(default_factory=dict)
+    caught_up: bool = True
+
+    def get(self, key: str) -> T | None:
+        return self.values.get(key)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self.values.items())
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    async def wait_caught_up(self, timeout_s: float = 60) -> None:
+        return None
+
+
+@dataclass
+class FakeBindings:
+    """The bindings table with the lookups the services use."""
+
+    bindings: list[Binding] = field(default_factory=list)
+    caught_up: bool = True
+
+    def by_sku(self, sku: str) -> Binding | None:
+        return next((b for b in self.bindings if b.sku == sku and not b.problem), None)
+
+    def by_shopbox(self, product_id: str, variant_id: str | None = None) -> Binding | None:
+        return next(
+            (
+                b
+                for b in self.bindings
+                if (b.shopbox_product_id, b.shopbox_variant_id) == (product_id, variant_id)
+                and not b.problem
+            ),
+            None,
+        )
+
+    def by_rackbeat(self, item_number: str, option_id: str | None = None) -> Binding | None:
+        return next(
+            (
+                b
+                for b in self.bindings
+                if (b.rackbeat_item_number, b.rackbeat_option_id) == (item_number, option_id)
+                and not b.problem
+            ),
+            None,
+        )
+
+    def problem_of(self, sku: str) -> Binding | None:
+        return next((b for b in self.bindings if b.sku == sku and b.problem), None)
+
+    async def wait_caught_up(self, timeout_s: float = 60) -> None:
+        return None
+
+
+@dataclass
+class FakeRackbeatOrders:
+    """Rackbeat's orders: create (booked or draft), find by reference, read, cancel.
+
+    `lose_next_answers` makes that many creates take effect and then fail, as a lost answer
+    (a 5xx after the write) does; `calls` counts every call by name.
+    """
+
+    orders: dict[int, rb.Order] = field(default_factory=dict)
+    lose_next_answers: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+
+    def _count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    async def create_order(
+        self, order: rb.NewOrder, *, book: bool, suppress_webhooks: bool = False
+    ) -> rb.Order:
+        self._count("create_order")
+        created = rb.Order(
+            number=next(self._numbers),
+            heading=order.heading,
+            their_reference=order.their_reference,
+            is_booked=book,
+            lines=[
+                rb.OrderLine(
+                    item=rb.OrderLineItem(number=line.item_id),
+                    quantity=line.quantity,
+                    line_price=line.line_price or Decimal(0),
+                )
+                for line in order.lines
+            ],
+        )
+        self.orders[created.number] = created
+        if self.lose_next_answers:
+            self.lose_next_answers -= 1
+            raise LostAnswer
+        return created
+
+    async def find_orders_by_reference(self, reference: str) -> list[rb.Order]:
+        self._count("find_orders_by_reference")
+        return [o for o in self.orders.values() if reference in (o.heading, o.their_reference)]
+
+    async def get_order(self, number: int) -> rb.Order:
+        self._count("get_order")
+        return self.orders[number]
+
+    async def cancel_order(self, number: int, *, suppress_webhooks: bool = False) -> rb.Order:
+        self._count("cancel_order")
+        order = self.orders[number]
+        if order.is_cancelled:
+            call = f"POST /orders/{number}/cancel"
+            raise ValidationFailed("Rackbeat", call, {"order": ["The order is cancelled."]})
+        cancelled = order.model_copy(update={"is_cancelled": True})
+        self.orders[number] = cancelled
+        return cancelled
+
+
+@dataclass
+class FakeShopboxStock:
+    """Shopbox stock per branch and (product, variance), read in listings and set absolutely."""
+
+    stock: dict[str, dict[tuple[str, str | None], Decimal]] = field(default_factory=dict)
+    baskets: list[sb.Basket] = field(default_factory=list)
+    writes: list[tuple[str, str, str | None, Decimal]] = field(default_factory=list)
+    fail_next_writes: list[ApiError] = field(default_factory=list)
+
+    async def iter_stock(
+        self, branch: str, *, per_page: int = 250
+    ) -> AsyncIterator[sb.InventoryRow]:
+        for (product, variant), quantity in self.stock.get(branch, {}).items():
+            yield sb.InventoryRow(uid=product, product_variance=variant, quantity=quantity)
+
+    async def set_stock(
+        self,
+        branch: str,
+        product: str,
+        quantity: Decimal | int,
+        *,
+        product_variance: str | None = None,
+        note: str = "",
+    ) -> Any:
+        if self.fail_next_writes:
+            raise self.fail_next_writes.pop(0)
+        self.stock.setdefault(branch, {})[(product, product_variance)] = Decimal(quantity)
+        self.writes.append((branch, product, product_variance, Decimal(quantity)))
+        return None
+
+    async def iter_baskets(
+        self, *, since: int | None = None, per_page: int = 50
+    ) -> AsyncIterator[sb.Basket]:
+        for basket in self.baskets:
+            if since is None or basket.creation_time >= since:
+                yield basket
+
+
+@dataclass
+class Published:
+    """Records every (topic, key, event) a service publishes."""
+
+    records: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    async def __call__(self, topic: str, key: str, event: Any) -> None:
+        self.records.append((topic, key, event))
+
+    def on(self, topic: str) -> list[Any]:
+        return [event for t, _, event in self.records if t == topic]

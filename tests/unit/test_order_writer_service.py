@@ -1,0 +1,193 @@
+"""OrderWriter through fakes: exactly one Rackbeat order per sale, whatever is redelivered, lost
+or cancelled. (tests/e2e/test_sales_pipeline.py proves the same with processes, the real broker
+and the simulator.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from domain.sales.orders import MissingBinding, OrderRules, order_reference
+from schemas.envelope import deterministic_id
+from schemas.items import Binding
+from schemas.orders import OrderSynced
+from schemas.sales import (
+    Sale,
+    SaleCancelled,
+    SaleCancelledPayload,
+    SaleCompleted,
+    SaleLine,
+    SaleRefunded,
+)
+from services.common.kafka import Permanent
+from services.order_writer.writer import OrderWriter
+from tests.unit.fakes import FakeBindings, FakeRackbeatOrders, FakeTable, LostAnswer
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+COFFEE = Binding(sku="KAF-1", shopbox_product_id="1", rackbeat_item_number="KAF-1")
+RULES = OrderRules(
+    customer_number=1,
+    book=True,
+    vat_percent=Decimal(25),
+    shopbox_prices_include_vat=True,
+    rackbeat_prices_include_vat=False,
+    branch_locations={"10": 1},
+)
+
+
+def sale(basket: str, quantity: int = 2, product: str = "1") -> Sale:
+    line = SaleLine(
+        product_id=product, sku="KAF-1", name="Kaffe", quantity=Decimal(quantity),
+        unit_price=Decimal("50.00"), discount=Decimal(0),
+    )  # fmt: skip
+    return Sale(
+        basket_id=basket, branch_id="10", created_at=NOW, lines=[line],
+        total=Decimal(50 * quantity),
+    )  # fmt: skip
+
+
+def completed(basket: str, **kwargs: object) -> SaleCompleted:
+    return SaleCompleted(
+        event_id=deterministic_id("t", basket), occurred_at=NOW, source="test",
+        payload=sale(basket, **kwargs),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def refunded(basket: str) -> SaleRefunded:
+    return SaleRefunded(
+        event_id=deterministic_id("t", basket, "refund"), occurred_at=NOW, source="test",
+        payload=sale(basket, quantity=-1),
+    )  # fmt: skip
+
+
+def cancelled(basket: str) -> SaleCancelled:
+    return SaleCancelled(
+        event_id=deterministic_id("t", basket, "cancel"), occurred_at=NOW, source="test",
+        payload=SaleCancelledPayload(basket_id=basket, branch_id="10", cancelled_at=NOW),
+    )  # fmt: skip
+
+
+class World:
+    def __init__(self, bindings: list[Binding] | None = None) -> None:
+        self.rackbeat = FakeRackbeatOrders()
+        self.ledger: FakeTable[OrderSynced] = FakeTable()
+        self.recorded: list[OrderSynced] = []
+        self.writer = OrderWriter(
+            self.rackbeat,
+            self.ledger,
+            FakeBindings([COFFEE] if bindings is None else bindings),
+            self.record,
+            RULES,
+        )
+        self.writer.ready.set()
+
+    async def record(self, basket_id: str, synced: OrderSynced) -> None:
+        self.recorded.append(synced)
+        self.ledger.values[basket_id] = synced
+
+    def outcomes(self) -> list[str]:
+        return [r.payload.outcome for r in self.recorded]
+
+    def restarted(self) -> OrderWriter:
+        """A new process: the ledger survives (it is in Kafka), the process's memory does not."""
+        writer = OrderWriter(self.rackbeat, self.ledger, self.writer.bindings, self.record, RULES)
+        writer.ready.set()
+        return writer
+
+
+async def test_a_sale_becomes_one_booked_order_recorded_on_the_ledger() -> None:
+    world = World()
+    await world.writer.handle(completed("900001"))
+    (order,) = world.rackbeat.orders.values()
+    assert order.is_booked and order.lines[0].item.number == "KAF-1"
+    assert order.lines[0].quantity == 2
+    assert world.outcomes() == ["created"]
+    assert world.recorded[0].payload.rackbeat_order_number == str(order.number)
+    assert world.recorded[0].payload.reference == order_reference("900001")
+
+
+async def test_a_redelivered_sale_is_skipped_by_the_ledger_without_asking_rackbeat() -> None:
+    world = World()
+    await world.writer.handle(completed("900001"))
+    calls = dict(world.rackbeat.calls)
+    await world.restarted().handle(completed("900001"))
+    assert len(world.rackbeat.orders) == 1
+    assert world.rackbeat.calls == calls
+
+
+async def test_a_crash_between_the_write_and_the_ledger_record_is_settled_by_the_lookup() -> None:
+    world = World()
+    await world.writer.handle(completed("900001"))
+    world.ledger.values.clear()  # the ledger record never made it
+    world.recorded.clear()
+    writer = world.restarted()
+    await writer.handle(completed("900001"))
+    assert len(world.rackbeat.orders) == 1
+    assert world.outcomes() == ["found_existing"]
+    assert writer.counters.found_existing == 1
+
+
+async def test_a_lost_answer_is_not_retried_blindly() -> None:
+    world = World()
+    world.rackbeat.lose_next_answers = 1
+    with pytest.raises(LostAnswer):
+        await world.writer.handle(completed("900001"))
+    await world.writer.handle(completed("900001"))  # the redelivery
+    assert len(world.rackbeat.orders) == 1
+    assert world.outcomes() == ["found_existing"]
+
+
+async def test_a_cancelled_sale_cancels_its_order_once() -> None:
+    world = World()
+    await world.writer.handle(completed("900001"))
+    await world.writer.handle(cancelled("900001"))
+    await world.restarted().handle(cancelled("900001"))
+    (order,) = world.rackbeat.orders.values()
+    assert order.is_cancelled
+    assert world.rackbeat.calls["cancel_order"] == 1
+    assert world.outcomes() == ["created", "cancelled"]
+
+
+async def test_a_cancel_whose_first_try_went_through_is_accepted() -> None:
+    world = World()
+    await world.writer.handle(completed("900001"))
+    (number,) = world.rackbeat.orders
+    world.rackbeat.orders[number] = world.rackbeat.orders[number].model_copy(
+        update={"is_cancelled": True}
+    )
+    world.ledger.values.clear()
+    await world.restarted().handle(cancelled("900001"))
+    assert world.outcomes()[-1] == "cancelled"
+
+
+async def test_a_cancellation_before_the_order_makes_a_late_completion_a_no_op() -> None:
+    world = World()
+    await world.writer.handle(cancelled("900001"))
+    await world.writer.handle(completed("900001"))
+    assert world.rackbeat.orders == {}
+    assert world.outcomes() == ["cancelled"]
+
+
+async def test_a_refund_is_a_separate_order_with_negative_quantities() -> None:
+    world = World()
+    await world.writer.handle(completed("900001"))
+    await world.writer.handle(refunded("900002"))
+    refund = max(world.rackbeat.orders.values(), key=lambda o: o.number)
+    assert refund.lines[0].quantity == -1
+    assert world.outcomes() == ["created", "refunded"]
+
+
+async def test_an_unbound_sku_waits_and_an_unmapped_branch_is_permanent() -> None:
+    world = World(bindings=[])
+    with pytest.raises(MissingBinding):
+        await world.writer.handle(completed("900001"))
+    world = World()
+    event = completed("900001")
+    elsewhere = event.model_copy(
+        update={"payload": event.payload.model_copy(update={"branch_id": "99"})}
+    )
+    with pytest.raises(Permanent, match="99"):
+        await world.writer.handle(elsewhere)
+    assert world.rackbeat.orders == {}

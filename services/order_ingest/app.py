@@ -8,7 +8,7 @@ from typing import Any
 from schemas.orders import OrderSynced
 from schemas.sales import SalesPollCursorMoved, sales_event_adapter
 from schemas.topics import Topics, dlq_name
-from services.clients.shopbox import ShopboxClient
+from services.clients.factory import shopbox_client
 from services.common.kafka import make_broker
 from services.common.logging import get_logger
 from services.common.runtime import Service
@@ -29,11 +29,7 @@ def build() -> Service:
     settings = OrderIngestSettings()
     topics = Topics(kafka.topic_namespace)
     broker = make_broker(kafka, client_id=NAME)
-    client = ShopboxClient(
-        shopbox.base_url,
-        shopbox.api_token.get_secret_value(),
-        requests_per_minute=shopbox.requests_per_minute,
-    )
+    client = shopbox_client(shopbox)
     publisher = SalesPublisher(broker, topics.sales)
     cursor_view = CompactedView(kafka, topics.sales_cursor, SalesPollCursorMoved)
     ledger = CompactedView(kafka, topics.orders_synced, OrderSynced)

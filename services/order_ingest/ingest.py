@@ -22,6 +22,7 @@ from schemas.sales import POLL_CURSOR_KEY, SalesPollCursor, SalesPollCursorMoved
 from services.clients.shopbox import Basket, ShopboxClient
 from services.common.kafka import publish_event
 from services.common.logging import get_logger
+from services.common.periodic import every
 from services.common.settings import OrderIngestSettings
 from services.common.views import CompactedView
 
@@ -137,14 +138,13 @@ class Poller:
         return len(new)
 
     async def run(self) -> None:
-        while True:
-            try:
-                found = await self.poll_once()
-                if found:
-                    log.info("poll published new baskets", baskets=found)
-            except Exception as exc:  # keep polling; the next round retries from the cursor
-                log.warning("poll failed", error=str(exc))
-            await asyncio.sleep(self.settings.poll_interval_s)
+        async def poll() -> None:
+            found = await self.poll_once()
+            if found:
+                log.info("poll published new baskets", baskets=found)
+
+        # A failed poll is retried from the cursor at the next round.
+        await every(self.settings.poll_interval_s, poll, name="basket poll")
 
 
 @dataclass
@@ -184,10 +184,7 @@ class Sweeper:
         return count
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.sweep_interval_s)
-            try:
-                count = await self.sweep_once()
-                log.info("sweep done", republished=count)
-            except Exception as exc:
-                log.warning("sweep failed", error=str(exc))
+        async def sweep() -> None:
+            log.info("sweep done", republished=await self.sweep_once())
+
+        await every(self.settings.sweep_interval_s, sweep, name="sweep", wait_first=True)

@@ -10,7 +10,7 @@ from domain.sales.orders import OrderRules
 from schemas.orders import OrderSynced
 from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, sales_event_adapter
 from schemas.topics import Topics
-from services.clients.rackbeat import RackbeatClient
+from services.clients.factory import rackbeat_client
 from services.common.bindings import BindingsView
 from services.common.kafka import make_broker, publish_event, reliable_subscriber
 from services.common.runtime import Service
@@ -52,11 +52,7 @@ def build() -> Service:
     settings = OrderWriterSettings()
     topics = Topics(kafka.topic_namespace)
     broker = make_broker(kafka, client_id=NAME)
-    rackbeat = RackbeatClient(
-        rackbeat_settings.base_url,
-        rackbeat_settings.api_token,
-        requests_per_minute=rackbeat_settings.requests_per_minute,
-    )
+    rackbeat = rackbeat_client(rackbeat_settings)
     ledger = CompactedView(kafka, topics.orders_synced, OrderSynced)
     bindings = BindingsView(kafka, topics.bindings)
 

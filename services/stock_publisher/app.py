@@ -25,11 +25,11 @@ from schemas.orders import OrderSynced
 from schemas.sales import SaleLine
 from schemas.stock import StockObserved
 from schemas.topics import Topics
-from services.clients.rackbeat import RackbeatClient
-from services.clients.shopbox import ShopboxClient
+from services.clients.factory import rackbeat_client, shopbox_client
 from services.common.bindings import BindingsView
 from services.common.kafka import make_broker
 from services.common.logging import get_logger
+from services.common.periodic import every
 from services.common.runtime import Service
 from services.common.settings import (
     KafkaSettings,
@@ -63,16 +63,8 @@ def build() -> Service:
     unmapped: dict[str, set[str]] = {"skus": set(), "locations": set()}
     loaded = asyncio.Event()
 
-    rackbeat = RackbeatClient(
-        rackbeat_settings.base_url,
-        rackbeat_settings.api_token,
-        requests_per_minute=rackbeat_settings.requests_per_minute,
-    )
-    shopbox = ShopboxClient(
-        shopbox_settings.base_url,
-        shopbox_settings.api_token.get_secret_value(),
-        requests_per_minute=shopbox_settings.requests_per_minute,
-    )
+    rackbeat = rackbeat_client(rackbeat_settings)
+    shopbox = shopbox_client(shopbox_settings)
     bindings = BindingsView(kafka, topics.bindings)
 
     def resolve_sku(line: SaleLine) -> str | None:
@@ -178,9 +170,11 @@ def build() -> Service:
 
     async def housekeeping() -> None:
         await loaded.wait()
-        while True:
-            await asyncio.sleep(60)
+
+        async def prune() -> None:
             pending.prune(utcnow() - timedelta(minutes=10))
+
+        await every(60, prune, name="pending-sales prune", wait_first=True)
 
     async def not_loaded() -> str | None:
         if sync.stock_enabled and not loaded.is_set():

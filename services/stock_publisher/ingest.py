@@ -33,6 +33,7 @@ from services.clients.http import ApiError, NotFound
 from services.clients.rackbeat import RackbeatClient
 from services.common.kafka import publish_event
 from services.common.logging import get_logger
+from services.common.periodic import every
 from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
 
@@ -169,20 +170,26 @@ class Ingest:
         return count
 
     async def run_polls(self, poll_interval_s: float, sweep_interval_s: float) -> None:
+        """A forced full sweep at start, then a changed-since poll every `poll_interval_s`,
+        replaced by a full sweep once `sweep_interval_s` has passed since the last one."""
         await self.sweep(force=True)
         self._poll_cursor = utcnow()
         last_sweep = self._clock()
-        while True:
-            await asyncio.sleep(poll_interval_s)
-            try:
-                if self._clock() - last_sweep >= sweep_interval_s:
-                    await self.sweep(force=False)
-                    last_sweep = self._clock()
-                else:
-                    await self.poll_changed()
-            except ApiError as exc:
-                self._counters["poll_failures"] += 1
-                log.warning("poll failed; next one in the usual interval", error=str(exc))
+
+        async def poll_or_sweep() -> None:
+            nonlocal last_sweep
+            if self._clock() - last_sweep >= sweep_interval_s:
+                await self.sweep(force=False)
+                last_sweep = self._clock()
+            else:
+                await self.poll_changed()
+
+        def failed(_: Exception) -> None:
+            self._counters["poll_failures"] += 1
+
+        await every(
+            poll_interval_s, poll_or_sweep, name="stock poll", wait_first=True, on_error=failed
+        )
 
 
 def _figures(level: StockLevel) -> Figures:

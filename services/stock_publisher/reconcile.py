@@ -15,7 +15,6 @@ are skipped: their figure is in motion, and the next pass sees it settled.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +29,7 @@ from schemas.stock import StockObserved
 from services.clients.http import ApiError
 from services.clients.shopbox import ShopboxClient
 from services.common.logging import get_logger
+from services.common.periodic import every
 from services.common.views import CompactedView
 from services.stock_publisher.push import Place, Pusher
 
@@ -122,15 +122,10 @@ class Reconciler:
         self._clock = clock
 
     async def run(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.once()
-            except ApiError as exc:
-                self._counters["reconcile_failures"] += 1
-                log.warning(
-                    "reconciliation failed; next pass in the usual interval", error=str(exc)
-                )
+        def failed(_: Exception) -> None:
+            self._counters["reconcile_failures"] += 1
+
+        await every(interval_s, self.once, name="reconciliation", wait_first=True, on_error=failed)
 
     async def once(self) -> list[Correction]:
         began = self._clock()

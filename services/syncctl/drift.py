@@ -40,6 +40,7 @@ from schemas.sales import SaleCancelled, SaleCompleted, SaleLine, SaleRefunded, 
 from schemas.stock import StockLevel, stock_key
 from schemas.topics import Topics, dlq_name
 from services.clients import shopbox as sb
+from services.clients.factory import rackbeat_client, shopbox_client
 from services.clients.http import ApiError, NotFound
 from services.clients.rackbeat import RackbeatClient
 from services.clients.shopbox import ShopboxClient
@@ -584,16 +585,8 @@ async def _run(since: datetime, grace: timedelta, now: datetime) -> tuple[DriftR
         grace=grace,
         now=now,
     )
-    shopbox = ShopboxClient(
-        shopbox_settings.base_url,
-        shopbox_settings.api_token.get_secret_value(),
-        requests_per_minute=shopbox_settings.requests_per_minute,
-    )
-    rackbeat = RackbeatClient(
-        rackbeat_settings.base_url,
-        rackbeat_settings.api_token,
-        requests_per_minute=rackbeat_settings.requests_per_minute,
-    )
+    shopbox = shopbox_client(shopbox_settings)
+    rackbeat = rackbeat_client(rackbeat_settings)
     try:
         return await build_report(kafka, shopbox, rackbeat, config), config
     finally:

@@ -45,6 +45,7 @@ from domain.items.to_rackbeat import Outcome, RackbeatCatalog, RackbeatWriter
 from schemas.items import ProductSnapshot
 from schemas.sales import POLL_CURSOR_KEY, SalesPollCursorMoved
 from schemas.topics import Topics
+from services.clients.factory import rackbeat_client, shopbox_client
 from services.clients.shopbox import InventoryRow
 from services.common.bindings import BindingPublisher, BindingsView
 from services.common.connection import ensure_catalog_topics
@@ -221,16 +222,8 @@ async def _run(*, dry_run: bool, concurrency: int | None, force: bool = False) -
     kafka, sync, own = KafkaSettings(), SyncSettings(), ItemMapperSettings()
     state = await check_go_live(kafka, dry_run=dry_run, force=force)
     shopbox_settings, rackbeat_settings = ShopboxSettings(), RackbeatSettings()
-    shopbox = ItemsShopboxClient(
-        shopbox_settings.base_url,
-        shopbox_settings.api_token.get_secret_value(),
-        requests_per_minute=shopbox_settings.requests_per_minute,
-    )
-    rackbeat = ItemsRackbeatClient(
-        rackbeat_settings.base_url,
-        rackbeat_settings.api_token,
-        requests_per_minute=rackbeat_settings.requests_per_minute,
-    )
+    shopbox = shopbox_client(shopbox_settings, ItemsShopboxClient)
+    rackbeat = rackbeat_client(rackbeat_settings, ItemsRackbeatClient)
     prices = PriceRules(
         sync.vat_percent, shopbox_settings.prices_include_vat, rackbeat_settings.prices_include_vat
     )

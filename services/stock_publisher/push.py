@@ -19,7 +19,6 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -29,6 +28,7 @@ from pydantic import ValidationError
 from domain.stock.coalesce import Entry, PushBuffer
 from domain.stock.levels import QuantityMode, target_quantity
 from domain.stock.pending import PendingSales
+from domain.stock.reconcile import Place
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import Binding
 from schemas.stock import StockObserved, StockPushed, StockPushedPayload
@@ -44,19 +44,6 @@ from services.common.settings import KafkaSettings
 
 log = get_logger(__name__)
 GROUP_SUFFIX = "stock-publisher-push"
-
-
-@dataclass(frozen=True)
-class Place:
-    sku: str
-    branch: str
-    product: str
-    variant: str | None
-
-    @property
-    def ref(self) -> tuple[str, str | None]:
-        """Where Shopbox keeps this figure in a branch: (product uid, variance uid or None)."""
-        return (self.product, self.variant)
 
 
 class Pusher:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 
 from domain.sales.baskets import UnusableBasket, to_sale
 from domain.stock.pending import PendingSales, StockSpot
+from domain.stock.reconcile import Correction, Place, plan_corrections, skip_reason
 from schemas.envelope import utcnow
 from schemas.stock import StockObserved
 from services.clients.http import ApiError
@@ -31,71 +30,9 @@ from services.clients.shopbox import ShopboxClient
 from services.common.logging import get_logger
 from services.common.periodic import every
 from services.common.views import CompactedView
-from services.stock_publisher.push import Place, Pusher
+from services.stock_publisher.push import Pusher
 
 log = get_logger(__name__)
-ZERO = Decimal(0)
-Figures = Mapping[str, Mapping[tuple[str, str | None], Decimal]]
-"""Shopbox's figure per branch and (product uid, variance uid or None)."""
-
-
-@dataclass(frozen=True)
-class Correction:
-    key: str
-    event: StockObserved
-    place: Place
-    before: Decimal | None
-    """Shopbox's figure; None when Shopbox lists no row for it (read as 0)."""
-    target: Decimal
-
-    @property
-    def drift(self) -> Decimal:
-        """How far Shopbox is off: positive when it shows more than it should (oversell risk)."""
-        return (self.before if self.before is not None else ZERO) - self.target
-
-
-def skip_reason(
-    *,
-    waiting: bool,
-    newer_applied: bool,
-    written_meanwhile: bool,
-    sale_in_transit: bool,
-) -> str | None:
-    """Why a place must not be corrected in this pass, or None."""
-    if waiting:
-        return "write_pending"
-    if newer_applied:
-        return "table_behind"
-    if written_meanwhile:
-        return "written_meanwhile"
-    if sale_in_transit:
-        return "sale_in_transit"
-    return None
-
-
-def plan_corrections(
-    observations: Iterable[tuple[str, StockObserved]],
-    targets: Callable[[StockObserved], list[tuple[Place, Decimal]]],
-    figures: Figures,
-    skip: Callable[[str, StockObserved, Place], str | None],
-) -> tuple[list[Correction], Counter[str]]:
-    """The places whose Shopbox figure differs from their target; and counts of skipped ones."""
-    corrections: list[Correction] = []
-    skipped: Counter[str] = Counter()
-    for key, event in observations:
-        for place, target in targets(event):
-            branch = figures.get(place.branch)
-            if branch is None:
-                continue  # not read in this pass
-            before = branch.get(place.ref)
-            if (before if before is not None else ZERO) == target:
-                continue
-            reason = skip(key, event, place)
-            if reason:
-                skipped[reason] += 1
-                continue
-            corrections.append(Correction(key, event, place, before, target))
-    return corrections, skipped
 
 
 class Reconciler:

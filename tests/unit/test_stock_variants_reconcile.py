@@ -12,6 +12,7 @@ import pytest
 from domain.stock.coalesce import PushBuffer
 from domain.stock.levels import location_levels, option_levels
 from domain.stock.pending import SEEN_MARGIN, PendingSales
+from domain.stock.reconcile import Place, plan_corrections, skip_reason
 from schemas.envelope import deterministic_id
 from schemas.items import Binding, BindingChanged
 from schemas.sales import Sale, SaleCompleted, SaleLine
@@ -19,8 +20,6 @@ from schemas.stock import StockLevel, StockObserved, stock_key
 from services.clients.rackbeat import ItemLocationStock, LineVariation, LocationRef, VariantStock
 from services.common.bindings import BindingsView
 from services.common.settings import KafkaSettings
-from services.stock_publisher.push import Place
-from services.stock_publisher.reconcile import plan_corrections, skip_reason
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 D = Decimal

@@ -6,13 +6,26 @@ dashboard all take their settings from here, so one set of KAFKA_* variables wor
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from schemas.topics import ensure_topics
 from services.common.settings import KafkaSettings
+
+
+class Broker(Protocol):
+    """What publishing needs of a `KafkaBroker` (a unit test passes a recording fake)."""
+
+    async def publish(
+        self,
+        message: Any,
+        topic: str = ...,
+        *,
+        key: bytes | Any | None = ...,
+        headers: dict[str, str] | None = ...,
+    ) -> Any: ...
 
 
 def make_security(settings: KafkaSettings) -> BaseSecurity | None:

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-
 from schemas.topics import dlq_name, redrive_log_name
+from services.common.connection import Broker
 from services.common.readers import read_records
 from services.common.settings import KafkaSettings
 
@@ -54,7 +53,7 @@ def dead_letter_headers(original: Mapping[str, str], failure: Failure) -> dict[s
 
 
 async def write_dead_letter(
-    broker: KafkaBroker,
+    broker: Broker,
     failure: Failure,
     *,
     key: bytes | None,

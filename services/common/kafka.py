@@ -28,7 +28,7 @@ from tenacity import wait_exponential_jitter as backoff
 
 from schemas.topics import dlq_name
 from services.clients.http import is_transient
-from services.common.connection import make_security
+from services.common.connection import Broker, make_security
 from services.common.dead_letters import Failure, decoded_headers, write_dead_letter
 from services.common.logging import get_logger
 from services.common.settings import KafkaSettings, RetrySettings
@@ -59,7 +59,7 @@ def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
     )
 
 
-async def publish_event(broker: KafkaBroker, topic: str, key: str, event: BaseModel) -> None:
+async def publish_event(broker: Broker, topic: str, key: str, event: BaseModel) -> None:
     await broker.publish(
         event.model_dump_json().encode(),
         topic,

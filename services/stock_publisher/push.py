@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
 from domain.stock.coalesce import Entry, PushBuffer
@@ -34,9 +34,8 @@ from schemas.items import Binding
 from schemas.stock import StockObserved, StockPushed, StockPushedPayload
 from schemas.topics import Topics
 from services.clients.http import ApiError, is_transient
-from services.clients.shopbox import ShopboxClient
-from services.common.bindings import BindingsView
-from services.common.connection import client_kwargs
+from services.clients.shopbox import InventoryRow
+from services.common.connection import Broker, client_kwargs
 from services.common.dead_letters import Failure, write_dead_letter
 from services.common.kafka import publish_event
 from services.common.logging import get_logger
@@ -46,14 +45,34 @@ log = get_logger(__name__)
 GROUP_SUFFIX = "stock-publisher-push"
 
 
+class ShopboxFigures(Protocol):
+    """The Shopbox calls a push makes (`ShopboxClient`, or a fake in unit tests)."""
+
+    def iter_stock(self, branch: str, *, per_page: int = ...) -> AsyncIterator[InventoryRow]: ...
+
+    async def set_stock(
+        self,
+        branch: str,
+        product: str,
+        quantity: Decimal | int,
+        *,
+        product_variance: str | None = ...,
+        note: str = ...,
+    ) -> object: ...
+
+
+class RackbeatBindings(Protocol):
+    def by_rackbeat(self, item_number: str, option_id: str | None = ...) -> Binding | None: ...
+
+
 class Pusher:
     def __init__(
         self,
         kafka: KafkaSettings,
-        broker: KafkaBroker,
+        broker: Broker,
         topics: Topics,
-        shopbox: ShopboxClient,
-        bindings: BindingsView,
+        shopbox: ShopboxFigures,
+        bindings: RackbeatBindings,
         pending: PendingSales,
         branch_locations: dict[str, int],
         *,

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import timedelta
+from typing import Protocol
 
 from domain.sales.baskets import UnusableBasket, to_sale
 from domain.stock.pending import PendingSales, StockSpot
@@ -26,21 +27,32 @@ from domain.stock.reconcile import Correction, Place, plan_corrections, skip_rea
 from schemas.envelope import utcnow
 from schemas.stock import StockObserved
 from services.clients.http import ApiError
-from services.clients.shopbox import ShopboxClient
+from services.clients.shopbox import Basket
 from services.common.logging import get_logger
 from services.common.periodic import every
-from services.common.views import CompactedView
-from services.stock_publisher.push import Pusher
+from services.stock_publisher.push import Pusher, ShopboxFigures
 
 log = get_logger(__name__)
+
+
+class ShopboxSales(ShopboxFigures, Protocol):
+    def iter_baskets(
+        self, *, since: int | None = ..., per_page: int = ...
+    ) -> AsyncIterator[Basket]: ...
+
+
+class Observations(Protocol):
+    """The latest observation per key (`CompactedView` of `rackbeat.stock.v1`)."""
+
+    def items(self) -> Iterable[tuple[str, StockObserved]]: ...
 
 
 class Reconciler:
     def __init__(
         self,
         pusher: Pusher,
-        observations: CompactedView[StockObserved],
-        shopbox: ShopboxClient,
+        observations: Observations,
+        shopbox: ShopboxSales,
         pending: PendingSales,
         branch_locations: dict[str, int],
         *,

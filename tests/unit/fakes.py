@@ -16,12 +16,12 @@ from typing import Any, Generic, TypeVar
 from schemas.items import Binding
 from services.clients import rackbeat as rb
 from services.clients import shopbox as sb
-from services.clients.http import ApiError, ValidationFailed
+from services.clients.http import ApiError, ServerError, ValidationFailed
 
 T = TypeVar("T")
 
 
-class LostAnswer(ApiError):
+class LostAnswer(ServerError):
     """What a client raises when Rackbeat applied a write but its answer never came back."""
 
     def __init__(self) -> None:
@@ -195,3 +195,37 @@ class Published:
 
     def on(self, topic: str) -> list[Any]:
         return [event for t, _, event in self.records if t == topic]
+
+
+@dataclass
+class Sent:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeBroker:
+    """Records what a service publishes (`KafkaBroker.publish`), decoded per topic on demand."""
+
+    sent: list[Sent] = field(default_factory=list)
+
+    async def publish(
+        self,
+        message: Any,
+        topic: str = "",
+        *,
+        key: bytes | Any | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        self.sent.append(Sent(topic, key, message, dict(headers or {})))
+        return None
+
+    def on(self, topic: str) -> list[Sent]:
+        return [s for s in self.sent if s.topic == topic]
+
+    def events_on(self, topic: str) -> list[Any]:
+        from schemas.stock import StockPushed
+
+        return [StockPushed.model_validate_json(s.value or b"") for s in self.on(topic)]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from schemas.sales import POLL_CURSOR_KEY, SalesPollCursor, SalesPollCursorMoved
 from schemas.topics import Topics
-from services.common.readers import open_reader
+from services.common.readers import record_count
 from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
 
@@ -81,20 +81,6 @@ async def read_pipeline_state(kafka: KafkaSettings) -> PipelineState:
         sales_records=await record_count(kafka, topics.sales),
         cursor=await read_cursor(kafka, topics.sales_cursor),
     )
-
-
-async def record_count(kafka: KafkaSettings, topic: str) -> int:
-    """Records still held by `topic` (0 when it does not exist)."""
-    opened = await open_reader(kafka, topic)
-    if opened is None:
-        return 0
-    consumer, tps = opened
-    try:
-        starts = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-        return sum(ends[tp] - starts[tp] for tp in tps)
-    finally:
-        await consumer.stop()
 
 
 async def read_cursor(kafka: KafkaSettings, topic: str) -> SalesPollCursorMoved | None:

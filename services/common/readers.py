@@ -40,7 +40,11 @@ async def open_reader(
     partitions = await topic_partitions(kafka, topic)
     if not partitions:
         return None
-    consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
+    # "earliest": the reset aiokafka runs on assignment can land after our own seek and win;
+    # with the default ("latest") a reader then started at the end and saw nothing.
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(kafka), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     tps = [TopicPartition(topic, p) for p in partitions]
     consumer.assign(tps)

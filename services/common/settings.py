@@ -41,16 +41,29 @@ def _config(prefix: str) -> SettingsConfigDict:
 class KafkaSettings(BaseSettings):
     model_config = _config("KAFKA_")
 
-    bootstrap_servers: str = "127.0.0.1:9092"
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka brokers, comma-separated host:port"
+    )
     topic_namespace: str = Field("", description="prefix for every topic name (tests, tenants)")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how every Kafka client connects (TLS and/or SASL)"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism, with a SASL_* protocol"
+    )
+    sasl_username: str | None = Field(
+        None, description="SASL user; required with a SASL_* protocol (start fails without)"
+    )
+    sasl_password: SecretStr | None = Field(
+        None, description="SASL password; required with a SASL_* protocol, never logged"
+    )
     ssl_cafile: str | None = Field(None, description="CA bundle for TLS; system CAs if unset")
     ssl_certfile: str | None = Field(None, description="client certificate (PEM) for mutual TLS")
     ssl_keyfile: str | None = Field(None, description="its private key, if not in the certfile")
-    request_timeout_ms: int = 10_000
+    request_timeout_ms: int = Field(
+        10_000,
+        description="timeout of one request to a broker (services' brokers, admin client, syncctl)",
+    )
     replication_factor: int = Field(
         1, ge=1, description="of topics the pipeline creates; 3 on a cluster of 3 or more brokers"
     )
@@ -62,14 +75,19 @@ class RetrySettings(BaseSettings):
 
     model_config = _config("RETRY_")
 
-    attempts: int = Field(5, ge=1)
-    initial_backoff_s: float = Field(0.5, gt=0)
-    max_backoff_s: float = Field(8.0, gt=0)
+    attempts: int = Field(
+        5,
+        ge=1,
+        description="tries per record (a failure of the record itself) before its dead letter",
+    )
+    initial_backoff_s: float = Field(0.5, gt=0, description="first wait between those tries")
+    max_backoff_s: float = Field(8.0, gt=0, description="cap of the exponential wait between tries")
     outage_budget_s: float = Field(
         900.0,
         ge=0,
         description="how long a record keeps retrying while the API it needs is unavailable "
-        "(5xx, 429, timeouts) before it goes to the dead letters",
+        "(5xx, 429, timeouts) before it goes to the dead letters; the consumer's "
+        "max.poll.interval is raised to match",
     )
 
 
@@ -78,27 +96,40 @@ class HttpSettings(BaseSettings):
 
     model_config = _config("HTTP_")
 
-    host: str = "127.0.0.1"
-    port: int | None = Field(None, description="default: the service's own port (8001-8004)")
+    host: str = Field("127.0.0.1", description="address to listen on; 0.0.0.0 in containers")
+    port: int | None = Field(
+        None, description="default: the service's own port (8001-8004, dashboard 8080, audit 8005)"
+    )
 
 
 class LogSettings(BaseSettings):
     model_config = _config("LOG_")
 
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto = JSON lines unless stdout is a terminal"
+    )
 
 
 class ShopboxSettings(BaseSettings):
     model_config = _config("SHOPBOX_")
 
-    base_url: str = "http://127.0.0.1:8101/api/v3"
-    api_token: SecretStr = SecretStr(DEV_SHOPBOX_TOKEN)
-    webhook_secret: SecretStr = Field(
-        SecretStr(DEV_SHOPBOX_HOOK_SECRET), description="secret query parameter on our hook URL"
+    base_url: str = Field(
+        "http://127.0.0.1:8101/api/v3", description="Shopbox API v3 (default: the simulator)"
     )
-    requests_per_minute: int | None = None
-    prices_include_vat: bool = True
+    api_token: SecretStr = Field(
+        SecretStr(DEV_SHOPBOX_TOKEN), description="Shopbox API token (`?api-token=`)"
+    )
+    webhook_secret: SecretStr = Field(
+        SecretStr(DEV_SHOPBOX_HOOK_SECRET),
+        description="secret query parameter (`shopbox_hook_id`) Shopbox calls our hook with",
+    )
+    requests_per_minute: int | None = Field(
+        None,
+        description="client-side limit of each process's Shopbox client; unset = none (Shopbox's "
+        "own limit is unknown)",
+    )
+    prices_include_vat: bool = Field(True, description="Shopbox prices include VAT")
 
     @model_validator(mode="after")
     def _real_api_needs_real_secrets(self) -> ShopboxSettings:
@@ -117,13 +148,23 @@ class ShopboxSettings(BaseSettings):
 class RackbeatSettings(BaseSettings):
     model_config = _config("RACKBEAT_")
 
-    base_url: str = "http://127.0.0.1:8102/api"
-    api_token: SecretStr = SecretStr(DEV_RACKBEAT_TOKEN)
-    webhook_token: SecretStr | None = Field(
-        None, description="token Rackbeat returned when our webhook was created"
+    base_url: str = Field(
+        "http://127.0.0.1:8102/api", description="Rackbeat API (default: the simulator)"
     )
-    requests_per_minute: int = 480
-    prices_include_vat: bool = False
+    api_token: SecretStr = Field(
+        SecretStr(DEV_RACKBEAT_TOKEN), description="Rackbeat API key (`Authorization: Bearer`)"
+    )
+    webhook_token: SecretStr | None = Field(
+        None,
+        description="token of an inventory.changed webhook the operator registered; when set, "
+        "stock-publisher registers nothing",
+    )
+    requests_per_minute: int = Field(
+        480,
+        description="client-side limit of each process's Rackbeat client: per process, not per "
+        "token (docs/operating.md, API rate limits)",
+    )
+    prices_include_vat: bool = Field(False, description="Rackbeat sales prices include VAT")
 
     @model_validator(mode="after")
     def _real_api_needs_real_secrets(self) -> RackbeatSettings:
@@ -139,9 +180,12 @@ class SyncSettings(BaseSettings):
 
     model_config = _config("SYNC_")
 
-    item_master: Literal["shopbox", "rackbeat", "none"] = "shopbox"
-    stock_enabled: bool = True
-    vat_percent: Decimal = Decimal(25)
+    item_master: Literal["shopbox", "rackbeat", "none"] = Field(
+        "shopbox",
+        description="where items are edited; the other side follows (shopbox for variants)",
+    )
+    stock_enabled: bool = Field(True, description="push Rackbeat stock to Shopbox")
+    vat_percent: Decimal = Field(Decimal(25), description="VAT rate used to convert prices")
     branch_locations: dict[str, int] = Field(
         default_factory=dict, description="Shopbox branch uid -> Rackbeat location, JSON"
     )
@@ -151,7 +195,7 @@ class OrderIngestSettings(BaseSettings):
     model_config = _config("ORDER_INGEST_")
 
     poll_enabled: bool = Field(True, description="poll GET /baskets (the main path)")
-    poll_interval_s: float = Field(5.0, gt=0)
+    poll_interval_s: float = Field(5.0, gt=0, description="seconds between polls of GET /baskets")
     initial_lookback_s: int = Field(
         0,
         ge=0,
@@ -170,7 +214,7 @@ class OrderWriterSettings(BaseSettings):
     model_config = _config("ORDER_WRITER_")
 
     group_id: str | None = Field(
-        None, description="consumer group on shopbox.sales.v1; default <namespace>order-writer"
+        None, description="consumer group on shopbox.sales.v1; default `<namespace>order-writer`"
     )
     cash_customer_number: int = Field(1, description="Rackbeat customer every sale is booked on")
     order_state: Literal["booked", "draft"] = Field(

@@ -25,7 +25,10 @@ async def sales_records(bootstrap: str, admin: AIOKafkaAdminClient, topic: str) 
     """Every event on the sales topic so far, decoded."""
     (description,) = await admin.describe_topics([topic])
     tps = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # "earliest": the reset on assignment must not undo the seek (integration/test_readers.py).
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         consumer.assign(tps)

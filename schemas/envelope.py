@@ -1,4 +1,4 @@
-"""The envelope every record on every topic carries (DESIGN.md section 3).
+"""The envelope every record on every topic carries (docs/architecture.md).
 
 Concrete events subclass `Event`, fix `type` with a Literal and add a typed `payload`. Event ids
 are deterministic where the source allows (see `deterministic_id`), so a re-published fact has

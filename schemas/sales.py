@@ -40,7 +40,7 @@ class SaleCompleted(Event):
 
 
 class SaleRefunded(Event):
-    """A refund basket: its own basket id, negative quantities (apis-addendum A6)."""
+    """A refund basket: its own basket id, negative quantities (docs/decisions/0008)."""
 
     type: Literal["SaleRefunded"] = "SaleRefunded"
     payload: Sale

@@ -1,4 +1,4 @@
-"""The topic catalog (DESIGN.md section 3) and an idempotent way to create the topics.
+"""The topic catalog (docs/architecture.md) and an idempotent way to create the topics.
 
 Every service resolves names through `Topics(namespace)`, so a test or a second tenant can run the
 whole pipeline on its own set of topics (`TOPIC_NAMESPACE=t42.` gives `t42.shopbox.sales.v1`).

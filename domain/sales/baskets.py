@@ -1,13 +1,13 @@
 """Shopbox basket -> sale events: plain, typed and Kafka-free (unit-tested).
 
-A basket yields its completion (or refund, when its product lines are negative, addendum A6)
+A basket yields its completion (or refund, when its product lines are negative; docs/decisions/0008)
 and, when it is cancelled, also the cancellation, in that order. Event ids are deterministic per
 (basket, kind), so the webhook, the poller and the sweep publishing the same basket collide on
 purpose and the consumer drops the repeats.
 
 The basket-level discount is folded into the lines (largest remainder, in øre), so the lines of
 a `Sale` always add up to its total: the writer then never has to guess the unit of
-`discount_margin` (UNCONFIRMED, addendum A1).
+`discount_margin` (unknown; docs/decisions/0013).
 """
 
 from __future__ import annotations

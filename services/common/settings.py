@@ -1,7 +1,8 @@
 """Settings from environment variables and `.env` (pydantic-settings), one class per concern.
 
-Every class reads its own prefix, so a service loads only what it uses and the README's settings
-table maps one-to-one onto these fields. Secrets are `SecretStr`: they print as '**********'.
+Every class reads its own prefix, so a service loads only what it uses, and docs/settings.md is
+generated from these classes (`python -m infra.settings_doc`). Secrets are `SecretStr`: they
+print as '**********'.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _refuse_dev_secrets(base_url: str, dev_secrets: dict[str, bool]) -> None:
     if unset:
         raise ValueError(
             f"{base_url} is not a simulator, but {', '.join(unset)} still has the public dev "
-            "value: set the real one in .env (see 'Connecting your real accounts' in the README)"
+            "value: set the real one in .env (see 'Connecting your real accounts' in README.md)"
         )
 
 

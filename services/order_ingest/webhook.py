@@ -1,11 +1,12 @@
 """The Shopbox push endpoint: authenticate, read the basket uid, fetch the basket, publish.
 
-Shopbox authenticates its push only with a secret query parameter (`shopbox_hook_id`, addendum
-A7). The body is not trusted for content: only the basket uid is taken from it, and the basket
-itself is fetched from the Shopbox API. Bad input gets a 4xx with a reason and publishes nothing;
-a Shopbox or Kafka outage gets a 503 so the sender retries (poll and sweep catch it anyway).
-A basket created before the sync start point is answered 200 with the reason it was ignored:
-the push is fine, the sale is just not ours to sync (no retry wanted).
+Shopbox authenticates its push only with a secret query parameter (`shopbox_hook_id`; see
+docs/api-assumptions.md, W2). The body is not trusted for content: only the basket uid is taken
+from it, and the basket itself is fetched from the Shopbox API. Bad input gets a 4xx with a
+reason and publishes nothing; a Shopbox or Kafka outage gets a 503 so the sender retries (poll
+and sweep catch it anyway). A basket created before the sync start point is answered 200 with
+the reason it was ignored: the push is fine, the sale is just not ours to sync (no retry
+wanted).
 """
 
 from __future__ import annotations

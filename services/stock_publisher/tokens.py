@@ -1,8 +1,9 @@
 """The webhook token: from settings, or learned by registering the webhook, kept in Kafka.
 
 Rackbeat returns the token only when a webhook is created; the upsert on an existing event+url
-answers without it (apis.md §1.9). So the token is persisted in a one-key compacted topic of the
-catalog, `<namespace>stock-publisher.webhook.v1`, which every replica follows. On start:
+answers without it (docs/api-assumptions.md, R21). So the token is persisted in a one-key
+compacted topic of the catalog, `<namespace>stock-publisher.webhook.v1`, which every replica
+follows. On start:
 1. `RACKBEAT_WEBHOOK_TOKEN` set: use it, register nothing (the operator manages the webhook).
 2. else, with `STOCK_PUBLIC_URL`: upsert `inventory.changed` -> `<public url>/webhooks/rackbeat`.
    A token in the answer (created) is published; no token and none stored (lost) means delete

@@ -1,9 +1,10 @@
 """The Rackbeat `inventory.changed` webhook: verify, parse, and hand the item to the ingest.
 
 Rackbeat signs nothing; it sends the token it returned when the webhook was created in the
-`Rackbeat-Webhook-Token` header (apis.md §1.9), compared here in constant time. A bad request
-gets a 4xx with the reason and publishes nothing. A good one only queues a read of the item:
-the body carries no quantity we could trust, so the absolute figure is always read back.
+`Rackbeat-Webhook-Token` header (docs/api-assumptions.md, W1), compared here in constant time. A
+bad request gets a 4xx with the reason and publishes nothing. A good one only queues a read of
+the item: the body carries no quantity we could trust, so the absolute figure is always read
+back.
 """
 
 from __future__ import annotations

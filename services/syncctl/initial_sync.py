@@ -2,7 +2,7 @@
 
 It runs item-mapper's own apply code (domain.items.to_rackbeat.py, stock_copy.py) in
 this process and publishes the resulting SKU bindings to `items.bindings.v1`, the stream the
-other services read. Why not publish snapshots for item-mapper to apply (DESIGN.md section 2):
+other services read. Why not publish snapshots for item-mapper to apply (docs/decisions/0007):
 the initial sync must work whatever SYNC_ITEM_MASTER says and without item-mapper running; the
 stock copy is a one-off that must not sit in a replayable compacted topic (a replay months later
 would reset Rackbeat stock to setup-day figures); and a progress bar and `--dry-run` need each

@@ -2,8 +2,8 @@
 
 Each module runs its own scenario against the real broker and the simulators and returns named
 figures (latencies in ms, ratios, durations in s). Figures are printed, and written to
-`bench-results/latest.json` so the README can be updated from a real run. Nothing here asserts a
-speed: benchmarks measure, tests check behaviour.
+`bench-results/latest.json` so docs/benchmarks.md can be updated from a real run. Nothing here
+asserts a speed: benchmarks measure, tests check behaviour.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The outage story of README "Deploying", run for real: order-ingest, order-writer and
+"""The outage story of docs/deployment-reference.md, run for real: order-ingest, order-writer and
 stock-publisher as processes (as `make run` and the compose file start them), the real broker
 and both simulators. The two consumers are stopped (SIGTERM, as `docker compose stop` does);
 while they are down the shop keeps selling and Rackbeat's stock keeps changing; when they start

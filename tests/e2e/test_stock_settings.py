@@ -1,6 +1,6 @@
 """Stock-direction settings end to end (stock-publisher as a process, real Kafka, simulators):
 `SYNC_STOCK_ENABLED=false`, unmapped SKUs and locations, the negative clamp and the safety
-buffer (README "Stock direction": Figure, Unmapped, and the last bullet)."""
+buffer (docs/stock.md: the figure, unmapped items, sync off)."""
 
 from __future__ import annotations
 

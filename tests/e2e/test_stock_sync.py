@@ -50,7 +50,7 @@ async def test_converges_with_dropped_webhooks_and_coalesces_writes(
     )
     assert stats["dropped"] > ADJUSTMENTS * 0.2  # the fault really happened
     assert seconds < 10
-    assert writes < ADJUSTMENTS / 2  # ~6 changes per key spread over the run; see README
+    assert writes < ADJUSTMENTS / 2  # ~6 changes per key over the run (docs/benchmarks.md)
     status = await world.status()
     assert status["counters"]["webhooks_accepted"] > 0
     assert status["unmapped_sku_count"] == 0

@@ -1,7 +1,8 @@
-"""The worked example of README "Deploying": the audit consumer, added as a new service with its
-own consumer group, reads existing streams without touching the services that write them, and
-after a stop resumes from its committed offsets (each record audited once). Real broker, the
-service as a real process (started like `make run` would, from infra/processes.py OPTIONAL).
+"""The worked example of docs/deployment-reference.md: the audit consumer, added as a new
+service with its own consumer group, reads existing streams without touching the services that
+write them, and after a stop resumes from its committed offsets (each record audited once). Real
+broker, the service as a real process (started like `make run` would, from infra/processes.py
+OPTIONAL).
 """
 
 from __future__ import annotations

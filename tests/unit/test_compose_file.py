@@ -220,7 +220,7 @@ def test_env_example_sets_only_real_settings() -> None:
 def test_env_example_covers_the_shared_settings_of_the_local_env_example() -> None:
     """The shared settings (Kafka, APIs, merchant choices) documented for `make run` are offered
     to the containers too. Direction settings (ORDER_*, STOCK_*, ITEM_MAPPER_*) have working
-    defaults and are left to the README table, so adding one does not break this test."""
+    defaults and are left to docs/settings.md, so adding one does not break this test."""
     shared = ("KAFKA_", "RETRY_", "LOG_", "SHOPBOX_", "RACKBEAT_", "SYNC_")
     local = {key for key in env_file(REPO / ".env.example") if key.startswith(shared)}
     missing = local - set(env_file())

@@ -464,6 +464,26 @@ class RackbeatClient(ApiClient):
     async def list_variations(self) -> list[Variation]:
         return [v async for v in self._pages("variations", "variations", Variation)]
 
+    async def get_variation(self, variation_id: int) -> Variation:
+        return await self._get_one(f"variations/{variation_id}", "variation", Variation)
+
+    async def create_variation(self, name: str, type_name: str, options: list[str]) -> Variation:
+        body = {
+            "name": name,
+            "types": [{"name": type_name, "options": [{"name": o} for o in options]}],
+        }
+        # Not idempotent: a retried create after a 5xx could make two. The caller looks the
+        # variation up by its (deterministic) name before creating, so a re-run reuses it.
+        response = await self._request("POST", "variations", json=body, idempotent=False)
+        return self._one(response, "variation", Variation, "POST /variations")
+
+    async def add_variation_option(
+        self, variation_id: int, type_id: int, name: str
+    ) -> VariationOption:
+        path = f"variations/{variation_id}/types/{type_id}/options"
+        response = await self._request("POST", path, json={"name": name}, idempotent=False)
+        return self._one(response, "variation_option", VariationOption, f"POST /{path}")
+
     async def variant_stock(
         self, number: str, *, location: int | None = None
     ) -> list[VariantStock]:

@@ -245,6 +245,13 @@ class ShopboxClient(ApiClient):
 
     # ---- branches and stock -----------------------------------------------------------------
 
+    async def find_by_sku(self, sku: str) -> list[Product]:
+        """Products whose own SKU is exactly `sku` (the `sku_code` filter is unconfirmed on the
+        real API, so the answer is matched again here)."""
+        body = await self._request("GET", "products", params={"sku_code": sku, "per-page": 50})
+        rows = [Product.model_validate(row) for row in body.get("data", [])]
+        return [product for product in rows if product.sku_code == sku]
+
     async def branches(self) -> list[Branch]:
         return [b async for b in self._pages("branches", Branch, {}, per_page=100)]
 

@@ -28,7 +28,6 @@ from services.common.settings import (
     SyncSettings,
 )
 from services.common.views import CompactedView
-from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
 from services.item_mapper.mapper import NAME, ItemMapper
 from services.item_mapper.masters import Master, RackbeatMaster, Republish, ShopboxMaster
 from services.item_mapper.pollers import RackbeatPoller, ShopboxPoller, SnapshotPublisher
@@ -84,8 +83,8 @@ def build_master(
     counters: Counter[str],
 ) -> Master:
     shopbox_settings, rackbeat_settings = ShopboxSettings(), RackbeatSettings()
-    shopbox = shopbox_client(shopbox_settings, ItemsShopboxClient)
-    rackbeat = rackbeat_client(rackbeat_settings, ItemsRackbeatClient)
+    shopbox = shopbox_client(shopbox_settings)
+    rackbeat = rackbeat_client(rackbeat_settings)
     prices = PriceRules(
         sync.vat_percent, shopbox_settings.prices_include_vat, rackbeat_settings.prices_include_vat
     )

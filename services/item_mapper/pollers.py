@@ -15,7 +15,8 @@ from datetime import datetime
 from domain.items.rules import rackbeat_snapshot, shopbox_snapshot
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import ProductChanged, ProductSnapshot
-from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
+from services.clients.rackbeat import RackbeatClient
+from services.clients.shopbox import ShopboxClient
 
 Publish = Callable[[ProductChanged], Awaitable[None]]
 
@@ -48,7 +49,7 @@ class SnapshotPublisher:
 
 
 class ShopboxPoller:
-    def __init__(self, client: ItemsShopboxClient, out: SnapshotPublisher) -> None:
+    def __init__(self, client: ShopboxClient, out: SnapshotPublisher) -> None:
         self.client = client
         self.out = out
         self.cursor: int | None = None
@@ -77,7 +78,7 @@ class ShopboxPoller:
 
 
 class RackbeatPoller:
-    def __init__(self, client: ItemsRackbeatClient, out: SnapshotPublisher) -> None:
+    def __init__(self, client: RackbeatClient, out: SnapshotPublisher) -> None:
         self.client = client
         self.out = out
         self.cursor: datetime | None = None

@@ -46,7 +46,8 @@ from schemas.items import ProductSnapshot
 from schemas.sales import POLL_CURSOR_KEY, SalesPollCursorMoved
 from schemas.topics import Topics
 from services.clients.factory import rackbeat_client, shopbox_client
-from services.clients.shopbox import InventoryRow
+from services.clients.rackbeat import RackbeatClient
+from services.clients.shopbox import InventoryRow, ShopboxClient
 from services.common.bindings import BindingPublisher, BindingsView
 from services.common.connection import ensure_catalog_topics
 from services.common.kafka import make_broker, publish_event
@@ -57,7 +58,6 @@ from services.common.settings import (
     ShopboxSettings,
     SyncSettings,
 )
-from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
 from services.syncctl.go_live import (
     INITIAL_SYNC_SOURCE,
     PipelineState,
@@ -89,8 +89,8 @@ class SyncReport:
 
 @dataclass
 class InitialSync:
-    shopbox: ItemsShopboxClient
-    rackbeat: ItemsRackbeatClient
+    shopbox: ShopboxClient
+    rackbeat: RackbeatClient
     sync: SyncSettings
     prices: PriceRules
     group: int
@@ -222,8 +222,8 @@ async def _run(*, dry_run: bool, concurrency: int | None, force: bool = False) -
     kafka, sync, own = KafkaSettings(), SyncSettings(), ItemMapperSettings()
     state = await check_go_live(kafka, dry_run=dry_run, force=force)
     shopbox_settings, rackbeat_settings = ShopboxSettings(), RackbeatSettings()
-    shopbox = shopbox_client(shopbox_settings, ItemsShopboxClient)
-    rackbeat = rackbeat_client(rackbeat_settings, ItemsRackbeatClient)
+    shopbox = shopbox_client(shopbox_settings)
+    rackbeat = rackbeat_client(rackbeat_settings)
     prices = PriceRules(
         sync.vat_percent, shopbox_settings.prices_include_vat, rackbeat_settings.prices_include_vat
     )

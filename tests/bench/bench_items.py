@@ -32,8 +32,9 @@ import httpx
 
 from domain.items.rules import PriceRules
 from infra.simulators.shopbox import DEMO_SHOP
+from services.clients.rackbeat import RackbeatClient
+from services.clients.shopbox import ShopboxClient
 from services.common.settings import SyncSettings
-from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
 from services.syncctl.initial_sync import InitialSync
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,8 +136,8 @@ async def _measure(
     count: int,
     rerun_too: bool,
 ) -> dict[str, float]:
-    shopbox = ItemsShopboxClient(f"{shopbox_url}/api/v3", token_sb)
-    rackbeat = ItemsRackbeatClient(f"{rackbeat_url}/api", token_rb, requests_per_minute=limit)
+    shopbox = ShopboxClient(f"{shopbox_url}/api/v3", token_sb)
+    rackbeat = RackbeatClient(f"{rackbeat_url}/api", token_rb, requests_per_minute=limit)
     sync = SyncSettings(branch_locations={"1": 1, "2": 2})
     job = InitialSync(shopbox, rackbeat, sync, PriceRules(Decimal(25)), 1, None, concurrency=16)
     try:

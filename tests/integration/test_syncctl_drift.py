@@ -24,9 +24,10 @@ from pydantic import BaseModel
 from domain.items.rules import PriceRules, problem_binding, shopbox_snapshot
 from domain.sales.baskets import sale_events
 from schemas.topics import Topics, dlq_name
+from services.clients.rackbeat import RackbeatClient
+from services.clients.shopbox import ShopboxClient
 from services.common.bindings import binding_event
 from services.common.settings import SyncSettings
-from services.item_mapper.clients import ItemsRackbeatClient, ItemsShopboxClient
 from services.item_mapper.pollers import product_event
 from services.syncctl.initial_sync import InitialSync
 from tests.fixtures.rackbeat_sim import RackbeatSim
@@ -49,8 +50,8 @@ class World:
         self.topics = Topics(namespace)
         self.shopbox = shopbox
         self.rackbeat = rackbeat
-        self.sb = ItemsShopboxClient(shopbox.api_url, shopbox.token, retry=FAST_RETRY)
-        self.rb = ItemsRackbeatClient(rackbeat.api_url, rackbeat.token, requests_per_minute=None)
+        self.sb = ShopboxClient(shopbox.api_url, shopbox.token, retry=FAST_RETRY)
+        self.rb = RackbeatClient(rackbeat.api_url, rackbeat.token, requests_per_minute=None)
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
         self.env = {
             **os.environ,

@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 WITH_KAFKA := infra/scripts/with-kafka.sh
 PYTEST_ARGS ?=
 
-.PHONY: help venv run run-live test lint typecheck pytest kafka-up kafka-down topics bench up down lock clean
+.PHONY: help venv run run-live test deploy-test lint typecheck pytest kafka-up kafka-down topics bench up down lock clean
 
 help:
 	@echo "make run         start Kafka, both simulators (demo shop), the four services and the dashboard (:8080); Ctrl-C stops all"
 	@echo "make run-live    the services (and dashboard) against the real APIs configured in .env"
 	@echo "make test        lint, type check and every test, against a real Kafka broker"
+	@echo "make deploy-test build the image and test the compose deployment for real (Docker, else podman set up here)"
 	@echo "make bench       latency and throughput benchmarks (figures go into the README)"
 	@echo "make kafka-up    start the local Kafka broker (kept running); make kafka-down stops it"
 	@echo "make up / down   docker compose deployment (infra/compose.yaml; COMPOSE_PROFILES=demo adds the simulators)"
@@ -53,6 +54,10 @@ pytest: venv
 	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The compose deployment for real (docs/deploying.md); not part of `make test`.
+deploy-test: venv
+	PYTHON=$(PY) infra/deploy/deploy-test.sh
 
 bench: venv
 	PYTHON=$(PY) $(WITH_KAFKA) $(PY) -m tests.bench.run_all $(BENCH)

@@ -13,6 +13,7 @@ from schemas.topics import Topics
 from services.clients.factory import rackbeat_client
 from services.common.bindings import BindingsView
 from services.common.kafka import make_broker, publish_event, reliable_subscriber
+from services.common.metrics import SALE_TO_ORDER, seconds_since
 from services.common.runtime import Service
 from services.common.settings import (
     KafkaSettings,
@@ -64,6 +65,7 @@ def build() -> Service:
 
     async def handle(event: SaleCompleted | SaleRefunded | SaleCancelled, _: KafkaMessage) -> None:
         await writer.handle(event)
+        SALE_TO_ORDER.observe(seconds_since(event.occurred_at))
 
     reliable_subscriber(
         broker,

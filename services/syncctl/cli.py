@@ -32,7 +32,7 @@ topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=T
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
 console = Console()
-NO_PIPELINE = 3  # exit code of `status` when the namespace holds none of the pipeline's topics
+NO_PIPELINE = 4  # exit code of `status` when the namespace holds none of the pipeline's topics
 app.command("initial-sync")(initial_sync)
 app.command("drift")(drift)
 

@@ -1,4 +1,4 @@
-"""`syncctl status` on a namespace with none of the pipeline's topics says so and exits 3; on
+"""`syncctl status` on a namespace with none of the pipeline's topics says so and exits 4; on
 the namespace the services use it says which one it read and exits 0 (real broker)."""
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ def status(bootstrap: str, *args: str, **env: str) -> subprocess.CompletedProces
 def test_a_namespace_without_the_pipeline_warns_and_fails(kafka_bootstrap: str) -> None:
     empty = unique("nothing-here") + "."
     result = status(kafka_bootstrap, KAFKA_TOPIC_NAMESPACE=empty)
-    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.returncode == 4, result.stdout + result.stderr
     assert f"none of the pipeline's topics exist in namespace '{empty}'" in result.stderr
     assert "from environment variable KAFKA_TOPIC_NAMESPACE" in result.stderr
 
     as_json = status(kafka_bootstrap, "--json", KAFKA_TOPIC_NAMESPACE=empty)
-    assert as_json.returncode == 3
+    assert as_json.returncode == 4
     assert "none of the pipeline's topics" in json.loads(as_json.stdout)["warning"]
 
 

@@ -141,6 +141,7 @@ class OverviewSource:
             dead_letters_shown=settings.dead_letters_shown,
             lag_warning=settings.lag_warning,
             lag_age_warning_s=settings.lag_age_warning_s,
+            syncctl=settings.syncctl_command,
         )
         self._lock = asyncio.Lock()
         self._last: tuple[float, Overview] | None = None

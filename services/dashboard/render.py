@@ -169,6 +169,17 @@ def _section(view: DirectionView, now: datetime, history: MetricsHistory) -> str
         items = "".join(f"<li>{escape(p)}</li>" for p in view.problems)
         parts.append(f"<ul class='problems'>{items}</ul>")
     parts.append(_charts(view.name, history, now))
+    if view.sku_problem_list:
+        parts += [
+            f"<h3>SKU problems ({number(view.sku_problems)})</h3>",
+            _table(
+                ("SKU", "reason", "fix in"),
+                [
+                    (escape(p.sku), escape(p.reason), escape(p.fix_in))
+                    for p in view.sku_problem_list
+                ],
+            ),
+        ]
     if view.last_success_label:
         parts.append(f"<p>{escape(view.last_success_label)}: {_when(view.last_success_at, now)}")
         if view.last_success_per_branch:

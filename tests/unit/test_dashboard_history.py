@@ -89,3 +89,33 @@ def test_the_page_draws_the_charts_and_upstream_health() -> None:
     assert "data-series='throughput' data-points='2'" in page  # sales has data
     assert "no data yet" in page  # stock has none
     assert "data-upstream='Rackbeat'>failing</span>" in page
+
+
+def test_sku_problems_are_listed_with_reason_and_where_to_fix_and_commands_fit_the_context() -> (
+    None
+):
+    from services.dashboard.overview import ServiceCheck
+    from tests.unit.test_dashboard_overview import all_ready, letter
+
+    mapper = ServiceCheck(
+        name="item-mapper",
+        url="http://item-mapper",
+        state="ready",
+        status={
+            "item_master": "shopbox",
+            "sku_problems": 1,
+            "sku_problem_list": [{"sku": "BRD-<9>", "problem": "SKU used by two products"}],
+        },
+    )
+    services = [c for c in all_ready() if c.name != "item-mapper"] + [mapper]
+    letters = [letter(3, "MissingBinding")]
+    limits = Limits(20, 10, 100, 120, syncctl="docker compose exec dashboard syncctl")
+    overview = assemble(
+        readings(services=services, dead_letters=letters, depths={letters[0].topic: 1}),
+        limits,
+        datetime.fromtimestamp(1_800_000_130, UTC),
+    )
+    page = render_page(overview, 5, MetricsHistory())
+    assert "<td>BRD-&lt;9&gt;</td><td>SKU used by two products</td>" in page
+    assert "Shopbox (item master)" in page
+    assert "KAFKA_TOPIC_NAMESPACE=t1. docker compose exec dashboard syncctl dlq redrive" in page

@@ -45,6 +45,7 @@ def chart(series: Series, window_s: float, now: float) -> str:
         f"<span class='muted'>max {number(max(values, default=None), series.unit)}</span>"
         f"<br>{legend}</figcaption>"
         f"<svg viewBox='0 0 {WIDTH} {HEIGHT}' width='100%' height='{HEIGHT}' role='img' "
+        "preserveAspectRatio='none' "
         f"aria-label='{escape(series.title)}, last hour'>"
         f"<rect x='0' y='0' width='{WIDTH}' height='{HEIGHT}' fill='#f6f7f7'/>"
         + "".join(paths)

@@ -113,6 +113,15 @@ async def test_every_service_exports_sane_metrics_after_a_little_load(
     assert total(ingested, "sync_upstream_requests_total", api="Shopbox", status_class="2xx") > 0
 
     for service in others:  # the shared families and the process collector are there
-        got = await scrape(service.url)
-        assert "sync_consumer_lag_sample_failures_total" in got
-        assert "python_gc_objects_collected_total" in got
+
+        async def exported(url: str = service.url) -> bool:
+            try:
+                got = await scrape(url)
+            except httpx.HTTPError:
+                return False  # started without waiting for ready: may still be coming up
+            return (
+                "sync_consumer_lag_sample_failures_total" in got
+                and "python_gc_objects_collected_total" in got
+            )
+
+        await eventually(exported, timeout=60, every=0.5)

@@ -64,8 +64,10 @@ def build() -> Service:
     writer = OrderWriter(rackbeat, ledger, bindings, record, rules)
 
     async def handle(event: SaleCompleted | SaleRefunded | SaleCancelled, _: KafkaMessage) -> None:
+        skipped = writer.counters.skipped_by_ledger
         await writer.handle(event)
-        SALE_TO_ORDER.observe(seconds_since(event.occurred_at))
+        if writer.counters.skipped_by_ledger == skipped:  # a duplicate adds no latency
+            SALE_TO_ORDER.observe(seconds_since(event.occurred_at))
 
     reliable_subscriber(
         broker,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +18,14 @@ import httpx
 from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
 from tenacity.wait import wait_base
+
+from services.common import metrics
 
 REDACTED = "***"
 # shopbox_hook_id: the secret in Shopbox's push URL (apis-addendum A7).
@@ -186,6 +190,7 @@ class ApiClient:
                 cap_s=policy.max_s * 6,
             ),
             retry=retry_if_exception(is_transient if idempotent else _is_rate_limited),
+            before_sleep=self._count_retry,
             reraise=True,
         )
         async for attempt in retrying:
@@ -193,14 +198,32 @@ class ApiClient:
                 return await self._send_once(method, path, params=params, json=json)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _count_retry(self, state: RetryCallState) -> None:
+        metrics.UPSTREAM_RETRIES.labels(self.api_name).inc()
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited) and state.next_action is not None:
+            metrics.rate_limit_wait(self.api_name, "server", state.next_action.sleep)
+
+    async def _wait_for_limiter(self) -> None:
+        if self._limiter is None:
+            return
+        if self._limiter.has_capacity():
+            await self._limiter.acquire()
+            return
+        started = time.monotonic()
+        await self._limiter.acquire()
+        metrics.rate_limit_wait(self.api_name, "client", time.monotonic() - started)
+
     async def _send_once(
         self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any
     ) -> Any:
         call = f"{method} /{path.lstrip('/')}"
-        if self._limiter is not None:
-            await self._limiter.acquire()
+        await self._wait_for_limiter()
+        started = time.monotonic()
+        status: int | None = None
         try:
             response = await self._http.request(method, path.lstrip("/"), params=params, json=json)
+            status = response.status_code
         except httpx.TimeoutException as exc:
             raise TransportError(
                 self.api_name, call, None, f"timed out ({type(exc).__name__})"
@@ -209,6 +232,9 @@ class ApiClient:
             raise TransportError(
                 self.api_name, call, None, f"{type(exc).__name__}: {exc}"
             ) from None
+        finally:
+            elapsed = time.monotonic() - started
+            metrics.observe_upstream(self.api_name, method, path, status, elapsed)
         return self._decode(call, response)
 
     def _decode(self, call: str, response: httpx.Response) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from schemas.topics import dlq_name, redrive_log_name
 from services.common.connection import Broker
+from services.common.metrics import DEAD_LETTERS
 from services.common.readers import read_records
 from services.common.settings import KafkaSettings
 
@@ -68,6 +69,7 @@ async def write_dead_letter(
         key=key,
         headers=dead_letter_headers(headers, failure),
     )
+    DEAD_LETTERS.labels(failure.topic).inc()
 
 
 def decoded_headers(record: Any) -> dict[str, str]:

@@ -31,6 +31,7 @@ from services.clients.http import is_transient
 from services.common.connection import Broker, make_security
 from services.common.dead_letters import Failure, decoded_headers, write_dead_letter
 from services.common.logging import get_logger
+from services.common.metrics import RECORD_RETRIES, broker_middlewares
 from services.common.settings import KafkaSettings, RetrySettings
 
 log = get_logger(__name__)
@@ -51,6 +52,7 @@ def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
         request_timeout_ms=settings.request_timeout_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         security=make_security(settings),
+        middlewares=broker_middlewares(client_id),
         graceful_timeout=20.0,
         # FastStream's "Received"/"Processed" line per record drowned everything else in the
         # demo: they go out at DEBUG, below what its access logger prints. Handler errors are
@@ -99,6 +101,8 @@ def reliable_subscriber(
             async for attempt in retrying(retry):
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
+                    if attempts > 1:
+                        RECORD_RETRIES.labels(topic).inc()
                     await handler(event, msg)
         except Exception as exc:  # every failure ends in a dead letter, with its reason
             log.warning("dead-lettering record", origin=origin, attempts=attempts, reason=str(exc))

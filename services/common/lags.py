@@ -5,6 +5,7 @@ what `syncctl status` and the dashboard show.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,8 +13,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import Topics
+from services.common import metrics
 from services.common.connection import client_kwargs
+from services.common.logging import get_logger
 from services.common.settings import KafkaSettings
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,43 @@ async def group_lags(kafka: KafkaSettings, topics: set[str]) -> list[GroupLag]:
     return [GroupLag(g, t, c, e, oldest.get((g, t))) for (g, t), (c, e) in sorted(totals.items())]
 
 
+@dataclass(frozen=True)
+class PartitionLag:
+    group: str
+    topic: str
+    partition: int
+    lag: int
+
+
+@dataclass(frozen=True)
+class GroupPartitionLags:
+    partitions: list[PartitionLag]
+    oldest: dict[tuple[str, str], datetime | None]
+    """Per group and topic, the oldest record not processed yet (None when caught up)."""
+
+
+async def partition_lags(kafka: KafkaSettings, groups: list[str]) -> GroupPartitionLags:
+    """Lag per partition of the given consumer groups (the metrics of the service owning them)."""
+    admin = await admin_client(kafka)
+    try:
+        committed: dict[tuple[str, TopicPartition], int] = {}
+        for group in groups:
+            for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
+                committed[(group, tp)] = meta.offset
+    finally:
+        await admin.close()
+    ends = await _end_offsets(kafka, sorted({tp for _, tp in committed}))
+    rows = [
+        PartitionLag(g, tp.topic, tp.partition, max(ends.get(tp, 0) - max(offset, 0), 0))
+        for (g, tp), offset in sorted(committed.items())
+    ]
+    behind = {key: offset for key, offset in committed.items() if 0 <= offset < ends.get(key[1], 0)}
+    found = await _oldest_waiting(kafka, behind)
+    oldest: dict[tuple[str, str], datetime | None] = {(r.group, r.topic): None for r in rows}
+    oldest.update(found)
+    return GroupPartitionLags(rows, oldest)
+
+
 async def _oldest_waiting(
     kafka: KafkaSettings, behind: dict[tuple[str, TopicPartition], int], timeout_s: float = 2.0
 ) -> dict[tuple[str, str], datetime]:
@@ -140,3 +182,32 @@ async def dead_letter_depths(kafka: KafkaSettings) -> dict[str, int]:
     for tp, end in ends.items():
         depths[tp.topic] += end
     return depths
+
+
+class LagSampler:
+    """Reads the committed and end offsets of the service's consumer groups every `every_s`
+    and sets the lag gauges. A scrape is synchronous and must not wait on Kafka, hence a loop."""
+
+    def __init__(self, kafka: KafkaSettings, groups: Sequence[str], every_s: float = 15.0):
+        self._kafka = kafka
+        self._groups = list(dict.fromkeys(g for g in groups if g))
+        self._every_s = every_s
+
+    async def run(self) -> None:
+        if not self._groups:
+            return
+        while True:
+            try:
+                await self.sample()
+            except Exception as exc:  # Kafka briefly away: the next sample catches up
+                metrics.LAG_SAMPLE_FAILURES.inc()
+                log.warning("could not sample consumer lag", error=str(exc))
+            await asyncio.sleep(self._every_s)
+
+    async def sample(self) -> None:
+        lags = await partition_lags(self._kafka, self._groups)
+        for row in lags.partitions:
+            metrics.CONSUMER_LAG.labels(row.group, row.topic, str(row.partition)).set(row.lag)
+        for (group, topic), oldest in lags.oldest.items():
+            age = metrics.seconds_since(oldest) if oldest else 0.0
+            metrics.CONSUMER_OLDEST_AGE.labels(group, topic).set(age)

@@ -17,12 +17,14 @@ from typing import Any
 
 import uvicorn
 from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from services.common.connection import ensure_catalog_topics
+from services.common.lags import LagSampler
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import HttpSettings, KafkaSettings
 
@@ -42,6 +44,13 @@ class Service:
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     readiness: list[ReadinessCheck] = field(default_factory=list)
     status: Callable[[], dict[str, Any]] | None = None
+    consumer_groups: list[str] = field(default_factory=list)
+    """Groups of consumers outside the broker (plain aiokafka loops) whose lag `/metrics`
+    reports; the broker's own subscribers are found by themselves."""
+
+    def all_consumer_groups(self) -> list[str]:
+        groups = [getattr(s, "group_id", None) for s in self.broker.subscribers]
+        return [g for g in [*groups, *self.consumer_groups] if g]
 
 
 @dataclass
@@ -82,7 +91,8 @@ async def _connect_forever(service: Service, state: _State) -> None:
         await hook()
     state.connected, state.last_error = True, None
     log.info("connected to kafka", address=service.kafka.bootstrap_servers, attempts=attempt)
-    for job in service.background:
+    lag_sampler = LagSampler(service.kafka, service.all_consumer_groups())
+    for job in [*service.background, lag_sampler.run]:
         state.tasks.append(asyncio.create_task(_supervised(job)))
 
 
@@ -122,6 +132,9 @@ def build_app(service: Service) -> Starlette:
         extra = service.status() if service.status else {}
         return JSONResponse({"service": service.name, "connected": state.connected, **extra})
 
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         connector = asyncio.create_task(_connect_forever(service, state))
@@ -139,6 +152,7 @@ def build_app(service: Service) -> Starlette:
         Route("/health/live", live),
         Route("/health/ready", ready),
         Route("/status", status),
+        Route("/metrics", metrics),
         *service.routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -282,6 +282,12 @@ class DashboardSettings(BaseSettings):
     lag_age_warning_s: float = Field(
         120, gt=0, description="an unprocessed record this old (seconds) marks its direction"
     )
+    syncctl_command: str = Field(
+        ".venv/bin/syncctl",
+        description="how an operator runs syncctl where this dashboard runs: the commands it "
+        "shows start with this (compose: `docker compose -f infra/compose.yaml exec dashboard "
+        "python -m services.syncctl`)",
+    )
 
     def service_urls(self) -> dict[str, str]:
         return {

@@ -31,7 +31,8 @@ def build() -> Service:
     async def page(_: Request) -> Response:
         overview = await source.get()
         return HTMLResponse(
-            render_page(overview, settings.refresh_s), headers={"Cache-Control": "no-store"}
+            render_page(overview, settings.refresh_s, source.history),
+            headers={"Cache-Control": "no-store"},
         )
 
     async def api(_: Request) -> Response:

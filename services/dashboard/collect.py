@@ -22,6 +22,7 @@ from services.common.lags import GroupLag, dead_letter_depths, group_lags
 from services.common.logging import get_logger
 from services.common.readers import read_records
 from services.common.settings import DashboardSettings, KafkaSettings
+from services.dashboard.history import MetricsHistory
 from services.dashboard.overview import (
     Limits,
     Overview,
@@ -140,16 +141,20 @@ class OverviewSource:
             dead_letters_shown=settings.dead_letters_shown,
             lag_warning=settings.lag_warning,
             lag_age_warning_s=settings.lag_age_warning_s,
+            syncctl=settings.syncctl_command,
         )
         self._lock = asyncio.Lock()
         self._last: tuple[float, Overview] | None = None
         self.readings_taken = 0
+        self.history = MetricsHistory()
 
     async def get(self) -> Overview:
         async with self._lock:
             if self._last and time.monotonic() - self._last[0] < self.max_age_s:
                 return self._last[1]
             readings = await read_everything(self.kafka, self.settings, self.limits)
+            async with httpx.AsyncClient() as client:
+                await self.history.sample(client, self.settings.service_urls())
             overview = assemble(readings, self.limits, datetime.now(UTC))
             self._last = (time.monotonic(), overview)
             self.readings_taken += 1

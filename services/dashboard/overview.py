@@ -136,6 +136,17 @@ class DirectionView(Model):
     last_success_per_branch: dict[str, datetime] = {}
     sku_problems: int = 0
     """SKUs item-mapper could not bind (its /status `sku_problems`): not synced at all."""
+    sku_problem_list: list[SkuProblem] = []
+    """The first of them by SKU, with the reason and where to fix it."""
+
+
+class SkuProblem(Model):
+    sku: str
+    reason: str
+    fix_in: str
+
+
+DirectionView.model_rebuild()
 
 
 class Overview(Model):
@@ -166,19 +177,26 @@ class Limits:
     dead_letters_shown: int = 10
     lag_warning: int = 100
     lag_age_warning_s: float = 120.0
+    syncctl: str = "syncctl"
+    """How syncctl runs where the dashboard runs (the commands shown start with it)."""
 
 
 def strip_namespace(topic: str, namespace: str) -> str:
     return topic[len(namespace) :] if namespace and topic.startswith(namespace) else topic
 
 
-def redrive_command(source_topic: str, position: str, namespace: str) -> str:
-    """The syncctl command that re-drives one dead letter (the dashboard only shows it)."""
+def redrive_command(
+    source_topic: str, position: str, namespace: str, syncctl: str = "syncctl"
+) -> str:
+    """The syncctl command that re-drives one dead letter (the dashboard only shows it), as it
+    works where the dashboard runs (`DASHBOARD_SYNCCTL_COMMAND`, the dashboard's namespace)."""
     prefix = f"KAFKA_TOPIC_NAMESPACE={namespace} " if namespace else ""
-    return f"{prefix}syncctl dlq redrive --topic {source_topic} --offset {position}"
+    return f"{prefix}{syncctl} dlq redrive --topic {source_topic} --offset {position}"
 
 
-def dead_letter_row(letter: DeadLetter, namespace: str, redriven: set[str]) -> DeadLetterRow:
+def dead_letter_row(
+    letter: DeadLetter, namespace: str, redriven: set[str], syncctl: str = "syncctl"
+) -> DeadLetterRow:
     topic = strip_namespace(letter.topic, namespace)
     source = strip_namespace(letter.origin_topic or topic.removesuffix(".dlq"), namespace)
     return DeadLetterRow(
@@ -190,7 +208,7 @@ def dead_letter_row(letter: DeadLetter, namespace: str, redriven: set[str]) -> D
         failed_at=_failed_at(letter),
         reason=letter.reason,
         redriven=letter.position in redriven,
-        command=redrive_command(source, letter.position, namespace),
+        command=redrive_command(source, letter.position, namespace, syncctl),
     )
 
 
@@ -313,7 +331,7 @@ def _direction(
         depths.append(DeadLetterDepth(topic=base, records=total, waiting=max(0, total - done)))
     letters = sorted(
         (
-            dead_letter_row(d, ns, readings.redriven.get(d.topic, set()))
+            dead_letter_row(d, ns, readings.redriven.get(d.topic, set()), limits.syncctl)
             for d in readings.dead_letters
             if strip_namespace(d.topic, ns) in direction.dead_letter_topics
         ),
@@ -336,10 +354,25 @@ def _direction(
         dead_letter_depths=depths,
         dead_letters=letters,
         sku_problems=sku_problems,
+        sku_problem_list=[p for c in services for p in sku_problem_rows(c)],
     )
 
 
 SKU_HINT = "fix the SKUs in the master; see syncctl drift"
+
+
+def sku_problem_rows(check: ServiceCheck) -> list[SkuProblem]:
+    """item-mapper's `sku_problem_list`: each SKU, why, and the system to fix it in (the item
+    master it reads; the other system follows once the master is right)."""
+    status = check.status or {}
+    master = str(status.get("item_master") or "the item master")
+    fix_in = f"{master.capitalize()} (item master); then `syncctl drift` to confirm"
+    rows = status.get("sku_problem_list")
+    return [
+        SkuProblem(sku=str(r.get("sku", "")), reason=str(r.get("problem") or ""), fix_in=fix_in)
+        for r in (rows if isinstance(rows, list) else [])
+        if isinstance(r, dict)
+    ]
 
 
 def sku_problem_count(check: ServiceCheck) -> int:

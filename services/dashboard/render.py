@@ -11,6 +11,8 @@ from html import escape
 from typing import Any
 
 from schemas.topics import ORDERS_SYNCED, STOCK_PUSHED
+from services.dashboard.charts import chart, number
+from services.dashboard.history import DIRECTION_SERVICES, MetricsHistory
 from services.dashboard.overview import (
     SKU_HINT,
     ActivityRow,
@@ -21,13 +23,15 @@ from services.dashboard.overview import (
 )
 
 STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 0 1.5rem 2rem; color: #1d2327; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto 2rem; padding: 0 1.5rem;
+       max-width: 1880px; min-width: 1200px; color: #1d2327; }
 header { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; }
 h1 { font-size: 1.4rem; margin: 1rem 0 .5rem; } h2 { font-size: 1.2rem; margin: 0 0 .5rem; }
 h3 { font-size: 1rem; margin: 1rem 0 .3rem; }
 .muted { color: #646970; } code { font-size: 12px; background: #f0f0f1; padding: 1px 4px; }
-.tiles { display: flex; gap: 1rem; flex-wrap: wrap; margin: .5rem 0 1rem; }
-.tile { border-radius: 6px; padding: .6rem 1rem; min-width: 14rem; border: 2px solid;
+.tiles { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1rem;
+         margin: .5rem 0 1rem; }
+.tile { border-radius: 6px; padding: .6rem 1rem; min-width: 0; border: 2px solid;
         color: inherit; text-decoration: none; }
 .ok { border-color: #00a32a; background: #edfaef; }
 .attention { border-color: #dba617; background: #fcf9e8; }
@@ -47,6 +51,11 @@ th { font-weight: 600; color: #50575e; } td:first-child { white-space: nowrap; }
 .warn { color: #b32d2e; font-weight: 600; } .problems { margin: .3rem 0; color: #b32d2e; }
 summary { cursor: pointer; color: #2271b1; }
 ul.kv { margin: 0; padding-left: 0; list-style: none; } ul.kv ul.kv { padding-left: 1rem; }
+.charts { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: .8rem;
+          margin: .5rem 0; }
+figure.chart { margin: 0; min-width: 0; } figcaption { font-size: 12px; margin-bottom: 2px; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td { overflow-wrap: anywhere; }
 .banner { background: #d63638; color: #fff; padding: .6rem 1rem; border-radius: 6px; }
 """
 
@@ -54,8 +63,9 @@ TITLES = {"sales": "Sales", "stock": "Stock", "items": "Items"}
 ACTIVITY_TOPICS = {"sales": ORDERS_SYNCED, "stock": STOCK_PUSHED}
 
 
-def render_page(overview: Overview, refresh_s: int) -> str:
+def render_page(overview: Overview, refresh_s: int, history: MetricsHistory | None = None) -> str:
     now = overview.generated_at
+    history = history or MetricsHistory()
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<meta http-equiv='refresh' content='{refresh_s}'>",
@@ -72,7 +82,8 @@ def render_page(overview: Overview, refresh_s: int) -> str:
     parts.append("<div class='tiles'>")
     parts += [_tile(view, now) for view in overview.directions.values()]
     parts.append("</div>")
-    parts += [_section(view, now) for view in overview.directions.values()]
+    parts.append(_upstreams(history, now))
+    parts += [_section(view, now, history) for view in overview.directions.values()]
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -109,7 +120,47 @@ def _tile(view: DirectionView, now: datetime) -> str:
     return f"<a href='#{view.name}' class='tile {view.state}'>{'<br>'.join(lines)}</a>"
 
 
-def _section(view: DirectionView, now: datetime) -> str:
+def _charts(name: str, history: MetricsHistory, now: datetime) -> str:
+    if name not in DIRECTION_SERVICES:
+        return ""
+    stamp = now.timestamp()
+    figures = "".join(chart(s, history.window_s, stamp) for s in history.charts(name))
+    return f"<h3>Last hour</h3><div class='charts'>{figures}</div>"
+
+
+def _upstreams(history: MetricsHistory, now: datetime) -> str:
+    rows = []
+    for h in history.health():
+        since = h.failing_since
+        state = "down" if since is not None else ("ok" if h.last_success else "attention")
+        label = {"down": "failing", "ok": "ok", "attention": "no calls yet"}[state]
+        rows.append(
+            (
+                f"{escape(h.api)} <span class='badge {state}' data-upstream='{escape(h.api)}'>"
+                f"{label}</span>",
+                _stamp(h.last_success, now),
+                _stamp(since, now)
+                if since is not None
+                else "<span class='muted'>not failing</span>",
+                number(h.error_rate * 100 if h.error_rate is not None else None, "%"),
+                number(h.calls),
+            )
+        )
+    table = _table(
+        ("upstream", "last success", "failing since", "errors (last hour)", "calls (last hour)"),
+        rows,
+        empty="no metrics read from the services yet",
+    )
+    return f"<section id='upstreams'><h2>Upstream health</h2>{table}</section>"
+
+
+def _stamp(unix: float | None, now: datetime) -> str:
+    if not unix:
+        return "never"
+    return _age(datetime.fromtimestamp(unix, now.tzinfo), now)
+
+
+def _section(view: DirectionView, now: datetime, history: MetricsHistory) -> str:
     parts = [
         f"<section id='{view.name}' class='{view.state}'>",
         f"<h2>{TITLES[view.name]} <span class='badge {view.state}'>{view.state}</span></h2>",
@@ -117,6 +168,18 @@ def _section(view: DirectionView, now: datetime) -> str:
     if view.problems:
         items = "".join(f"<li>{escape(p)}</li>" for p in view.problems)
         parts.append(f"<ul class='problems'>{items}</ul>")
+    parts.append(_charts(view.name, history, now))
+    if view.sku_problem_list:
+        parts += [
+            f"<h3>SKU problems ({number(view.sku_problems)})</h3>",
+            _table(
+                ("SKU", "reason", "fix in"),
+                [
+                    (escape(p.sku), escape(p.reason), escape(p.fix_in))
+                    for p in view.sku_problem_list
+                ],
+            ),
+        ]
     if view.last_success_label:
         parts.append(f"<p>{escape(view.last_success_label)}: {_when(view.last_success_at, now)}")
         if view.last_success_per_branch:
@@ -234,7 +297,7 @@ def _activity(row: ActivityRow, now: datetime) -> tuple[str, ...]:
 
 
 def _num(value: int, warn: bool = False) -> str:
-    return f"<span class='warn'>{value}</span>" if warn else str(value)
+    return f"<span class='warn'>{number(value)}</span>" if warn else number(value)
 
 
 def _table(headers: tuple[str, ...], rows: Iterable[tuple[str, ...]], empty: str = "none") -> str:

@@ -104,6 +104,10 @@ class ItemMapper:
             "unmapped_branches": sorted(new_stock.unmapped_branches) if new_stock else None,
             "bindings_retracted": self._publisher.retracted,
             "sku_problems": len(self._bindings.problems()) if self._bindings.caught_up else None,
+            # The first few, so the dashboard can name them (syncctl drift lists all).
+            "sku_problem_list": [
+                {"sku": b.sku, "problem": b.problem} for b in self._bindings.problems()[:50]
+            ],
             "bindings": len(self._bindings),
             "last_poll_at": last_poll.isoformat() if last_poll else None,
         }

@@ -13,6 +13,7 @@ from schemas.topics import Topics
 from services.clients.factory import rackbeat_client
 from services.common.bindings import BindingsView
 from services.common.kafka import make_broker, publish_event, reliable_subscriber
+from services.common.metrics import SALE_TO_ORDER, seconds_since
 from services.common.runtime import Service
 from services.common.settings import (
     KafkaSettings,
@@ -63,7 +64,10 @@ def build() -> Service:
     writer = OrderWriter(rackbeat, ledger, bindings, record, rules)
 
     async def handle(event: SaleCompleted | SaleRefunded | SaleCancelled, _: KafkaMessage) -> None:
+        skipped = writer.counters.skipped_by_ledger
         await writer.handle(event)
+        if writer.counters.skipped_by_ledger == skipped:  # a duplicate adds no latency
+            SALE_TO_ORDER.observe(seconds_since(event.occurred_at))
 
     reliable_subscriber(
         broker,

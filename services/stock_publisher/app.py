@@ -42,4 +42,5 @@ def build() -> Service:
         background=stock.loops(),
         readiness=[stock.not_loaded],
         status=stock.status,
+        consumer_groups=[stock.pusher.group_id],
     )

@@ -35,6 +35,7 @@ from schemas.stock import StockObserved, StockPushed, StockPushedPayload
 from schemas.topics import Topics
 from services.clients.http import ApiError, is_transient
 from services.clients.shopbox import InventoryRow
+from services.common import metrics
 from services.common.connection import Broker, client_kwargs
 from services.common.dead_letters import Failure, write_dead_letter
 from services.common.kafka import publish_event
@@ -139,13 +140,16 @@ class Pusher:
             where = (getattr(record, "partition", 0), getattr(record, "offset", 0))
             await self._dead_letter(raw, key, *where, f"invalid record: {exc.errors()[:3]}")
             return
-        self.buffer.offer(
+        replaces = self.buffer.waiting(key)
+        taken = self.buffer.offer(
             key,
             event,
             getattr(record, "partition", 0),
             getattr(record, "offset", 0),
             self._clock(),
         )
+        if not taken or replaces:
+            metrics.STOCK_COALESCED.labels("coalesced" if taken else "stale").inc()
 
     async def _commit(self) -> None:
         consumer = self._consumer
@@ -260,6 +264,8 @@ class Pusher:
         if snapshot is not None:
             snapshot[1][place.ref] = quantity
         self._counters["writes"] += 1
+        metrics.STOCK_PUSHES.labels(reason).inc()
+        metrics.STOCK_TO_SHOPBOX.labels(reason).observe(metrics.seconds_since(cause.occurred_at))
         await self._record(place, quantity, before, cause, reason)
 
     def written_since(self, place: Place, moment: float) -> bool:

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from rich.console import Console
 from rich.table import Table
 
-from schemas.topics import TopicCreationFailed, all_specs
+from schemas.topics import TopicCreationFailed
 from services.common.connection import ensure_catalog_topics
 from services.common.dead_letters import redriven_positions
 from services.common.lags import dead_letter_depths, group_lags
@@ -24,6 +24,7 @@ from services.common.settings import KafkaSettings, SyncSettings
 from services.syncctl.dead_letters import dlq_app
 from services.syncctl.drift import drift
 from services.syncctl.initial_sync import initial_sync
+from services.syncctl.namespace import catalog_names, describe, missing_pipeline_warning
 from services.syncctl.replay import ReplayRefused, replay
 
 app = typer.Typer(help="Operate the Shopbox <-> Rackbeat sync.", no_args_is_help=True)
@@ -31,6 +32,7 @@ topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=T
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
 console = Console()
+NO_PIPELINE = 4  # exit code of `status` when the namespace holds none of the pipeline's topics
 app.command("initial-sync")(initial_sync)
 app.command("drift")(drift)
 
@@ -47,10 +49,6 @@ def create_topics() -> None:
     console.print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
 
 
-def catalog_names(namespace: str) -> set[str]:
-    return {f"{namespace}{spec.name}" for spec in all_specs()}
-
-
 @app.command()
 def status(
     as_json: Annotated[
@@ -59,8 +57,12 @@ def status(
     ] = False,
 ) -> None:
     """The directions switched on, consumer lag per group and topic, and how many records wait
-    in each dead-letter topic."""
+    in each dead-letter topic. Exits 3 when the namespace read has none of the pipeline's
+    topics (a wrong KAFKA_TOPIC_NAMESPACE), so a script does not take empty tables for health."""
     kafka = KafkaSettings()
+    warning = asyncio.run(missing_pipeline_warning(kafka))
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     directions = directions_of(SyncSettings())
     lags = asyncio.run(group_lags(kafka, catalog_names(kafka.topic_namespace)))
     depths = asyncio.run(dead_letter_depths(kafka))
@@ -68,6 +70,8 @@ def status(
     waiting = {topic: depth - redriven[topic] for topic, depth in depths.items()}
     if as_json:
         body = {
+            "namespace": describe(kafka),
+            "warning": warning,
             "directions": directions,
             "lags": [
                 {
@@ -83,7 +87,8 @@ def status(
             ],
         }
         typer.echo(json.dumps(body, indent=2))
-        return
+        raise typer.Exit(NO_PIPELINE if warning else 0)
+    console.print(f"Reading {describe(kafka)}")
     console.print(
         "Directions: sales always on; stock "
         + ("on" if directions["stock"] else "off")
@@ -114,6 +119,8 @@ def status(
     for topic, depth in sorted(depths.items()):
         letters.add_row(topic, str(depth), str(waiting[topic]))
     console.print(letters)
+    if warning:
+        raise typer.Exit(NO_PIPELINE)
 
 
 def directions_of(sync: SyncSettings) -> dict[str, bool | str]:

@@ -171,7 +171,7 @@ async def test_dashboard_shows_lag_dead_letters_recent_records_and_health(
     assert letters[waiting]["reason"] == REASON and not letters[waiting]["redriven"]
     assert letters[waiting]["key"] == "basket-41"
     assert letters[waiting]["command"] == (
-        f"KAFKA_TOPIC_NAMESPACE={ns} syncctl dlq redrive --topic shopbox.sales.v1 "
+        f"KAFKA_TOPIC_NAMESPACE={ns} .venv/bin/syncctl dlq redrive --topic shopbox.sales.v1 "
         f"--offset {waiting}"
     )
     assert letters[fixed]["redriven"] and letters[fixed]["reason"] == OTHER_REASON

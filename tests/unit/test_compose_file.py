@@ -26,6 +26,7 @@ from tests.deploy import COMPOSE_ENV_EXAMPLE, REPO, compose, env_file
 APP_SERVICES = {p.name: p for p in (*SERVICES, *OPTIONAL)}
 SIMULATOR_SERVICES = {p.name: p for p in SIMULATORS}
 INFRA = {"kafka", "topics"}
+MONITORING = {"prometheus", "grafana"}
 SECRET_WORDS = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|CREDENTIAL", re.IGNORECASE)
 
 
@@ -78,7 +79,8 @@ def test_the_schema_check_catches_mistakes(mutate: Any, expected: str) -> None:
 
 def test_services_are_exactly_the_processes_of_make_run_plus_kafka_and_topics() -> None:
     """A process added to infra/processes.py without a container (or the reverse) fails here."""
-    assert set(compose()["services"]) == INFRA | set(APP_SERVICES) | set(SIMULATOR_SERVICES)
+    expected = INFRA | set(APP_SERVICES) | set(SIMULATOR_SERVICES) | MONITORING
+    assert set(compose()["services"]) == expected
 
 
 def test_default_services_are_the_ones_make_run_starts_and_extras_are_behind_profiles() -> None:
@@ -89,6 +91,8 @@ def test_default_services_are_the_ones_make_run_starts_and_extras_are_behind_pro
         assert services_[process.name]["profiles"] == ["audit"]
     for process in SIMULATORS:
         assert services_[process.name]["profiles"] == ["demo"]
+    for name in MONITORING:
+        assert services_[name]["profiles"] == ["monitoring"]
 
 
 @pytest.mark.parametrize("process", [*SERVICES, *OPTIONAL], ids=lambda p: p.name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from domain.items.ports import BindingLookup, ShopboxItems
-from domain.items.rules import PriceRules, problem_binding, sku_problem
+from domain.items.rules import PriceRules, problem_binding, with_sku_fix
 from domain.items.to_rackbeat import Outcome
 from schemas.items import Binding, ProductSnapshot
 from services.clients import shopbox as sb
@@ -33,9 +33,9 @@ class ShopboxWriter:
 
     async def apply(self, snapshot: ProductSnapshot) -> Outcome:
         number = snapshot.product_id
-        problem = sku_problem(snapshot.sku)
+        problem = with_sku_fix(snapshot.sku, "Rackbeat")
         if problem:
-            return _skipped(number, f"item number cannot be a Shopbox SKU match key: {problem}")
+            return _skipped(number, f"the item number is the Shopbox SKU and {problem}")
         found = await self._find(number)
         if isinstance(found, str):
             return _skipped(number, found)
@@ -65,7 +65,10 @@ class ShopboxWriter:
         hits = await self.client.find_by_sku(number)
         if len(hits) > 1:
             uids = ", ".join(p.uid for p in hits)
-            return f"SKU '{number}' is used by {len(hits)} Shopbox products ({uids})"
+            return (
+                f"SKU '{number}' is used by {len(hits)} Shopbox products ({uids}): "
+                "give each of them its own SKU in Shopbox"
+            )
         return hits[0] if hits else None
 
 

@@ -91,7 +91,10 @@ def location_for(branch_id: str, rules: OrderRules) -> int | None:
     if not rules.branch_locations:
         return None
     if branch_id not in rules.branch_locations:
-        raise Unmappable(f"Shopbox branch {branch_id} has no location in SYNC_BRANCH_LOCATIONS")
+        raise Unmappable(
+            f"Shopbox branch {branch_id} has no location in SYNC_BRANCH_LOCATIONS: add it "
+            f"(branch uid -> Rackbeat location), restart order-writer, {REDRIVE}"
+        )
     return rules.branch_locations[branch_id]
 
 
@@ -117,7 +120,9 @@ def rackbeat_item(
     if line.product_id is None:
         if rules.free_text_item is None:
             raise Unmappable(
-                f"line '{line.name}' has no product; set ORDER_WRITER_FREE_TEXT_ITEM_NUMBER"
+                f"line '{line.name}' has no Shopbox product: set "
+                "ORDER_WRITER_FREE_TEXT_ITEM_NUMBER to a Rackbeat item for such lines, restart "
+                f"order-writer, {REDRIVE}"
             )
         return rules.free_text_item, []
     binding = lookup(line)
@@ -127,7 +132,10 @@ def rackbeat_item(
     if binding.rackbeat_option_id is None:
         return binding.rackbeat_item_number, []
     if binding.rackbeat_variation_id is None:
-        raise MissingBinding(f"binding of {what} has an option but no variation id")
+        raise MissingBinding(
+            f"the binding of {what} has a variation option but no variation id: re-publish it "
+            f"(`syncctl initial-sync`, or item-mapper's next full pass), {REDRIVE}"
+        )
     pick = VariationPick(
         variation_id=int(binding.rackbeat_variation_id),
         option_id=int(binding.rackbeat_option_id),
@@ -146,10 +154,9 @@ def missing_reason(line: SaleLine, binding: Binding | None) -> str:
     if not line.sku:
         return f"the line has no SKU ({where}): give the product a unique SKU in Shopbox, {REDRIVE}"
     if binding is not None and binding.problem:
-        return (
-            f"SKU {line.sku!r} has no Rackbeat item: {binding.problem}; "
-            f"fix the SKU in Shopbox, {REDRIVE}"
-        )
+        # The problem names its own cause and fix (domain/items/rules.py): a two-type variant
+        # product's SKU is fine, so "fix the SKU" would mislead.
+        return f"SKU {line.sku!r} has no Rackbeat item: {binding.problem}; {REDRIVE}"
     return (
         f"SKU {line.sku!r} ({where}) has no Rackbeat item: item-mapper has not bound it "
         f"(check its /status and log for this SKU, or run `syncctl initial-sync`), {REDRIVE}"

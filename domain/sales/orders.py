@@ -129,18 +129,18 @@ def rackbeat_item(
     what = f"SKU {line.sku!r} (Shopbox product {line.product_id}, variant {line.variant_id})"
     if binding is None or binding.problem or not binding.rackbeat_item_number:
         raise MissingBinding(missing_reason(line, binding))
-    if binding.rackbeat_option_id is None:
+    options = binding.option_ids()
+    if not options:
         return binding.rackbeat_item_number, []
     if binding.rackbeat_variation_id is None:
         raise MissingBinding(
             f"the binding of {what} has a variation option but no variation id: re-publish it "
             f"(`syncctl initial-sync`, or item-mapper's next full pass), {REDRIVE}"
         )
-    pick = VariationPick(
-        variation_id=int(binding.rackbeat_variation_id),
-        option_id=int(binding.rackbeat_option_id),
-    )
-    return binding.rackbeat_item_number, [pick]
+    # One pick per variation type: a size x colour variant names its size and its colour.
+    variation = int(binding.rackbeat_variation_id)
+    picks = [VariationPick(variation_id=variation, option_id=int(o)) for o in options]
+    return binding.rackbeat_item_number, picks
 
 
 REDRIVE = "then `syncctl dlq redrive`"

@@ -22,17 +22,32 @@ VARIANTS_SKIPPED = (
     "to sync products with variants, make Shopbox the item master (SYNC_ITEM_MASTER=shopbox)"
 )
 
+NOT_FOR_SALE = (
+    "it is order-writer's rounding item (ORDER_WRITER_ROUNDING_ITEM_NUMBER), not goods: "
+    "never created in Shopbox; nothing to fix"
+)
+
 
 class ShopboxWriter:
     def __init__(
-        self, client: ShopboxItems, prices: PriceRules, bindings: BindingLookup | None
+        self,
+        client: ShopboxItems,
+        prices: PriceRules,
+        bindings: BindingLookup | None,
+        *,
+        not_for_sale: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
+        # Rackbeat items that are bookkeeping, not goods (the øreafrunding item of
+        # docs/decisions/0014): never created in Shopbox.
+        self.not_for_sale = not_for_sale
         self.prices = prices
         self.bindings = bindings
 
     async def apply(self, snapshot: ProductSnapshot) -> Outcome:
         number = snapshot.product_id
+        if number in self.not_for_sale:
+            return Outcome(number, number, "skipped", reason=NOT_FOR_SALE)
         problem = with_sku_fix(snapshot.sku, "Rackbeat")
         if problem:
             return _skipped(number, f"the item number is the Shopbox SKU and {problem}")

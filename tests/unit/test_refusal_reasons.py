@@ -164,3 +164,11 @@ def test_an_option_without_a_variation_says_to_republish_the_binding() -> None:
 def test_an_unbound_sku_says_where_to_look() -> None:
     with pytest.raises(MissingBinding, match=r"item-mapper has not bound it.*initial-sync"):
         build_order(sale_of(LINE), "sale", lambda _: None, OrderRules())
+
+
+async def test_the_rounding_item_is_never_created_in_shopbox_and_says_why() -> None:
+    writer = ShopboxWriter(cast(Any, None), PRICES, None, not_for_sale=frozenset({"AFRUNDING"}))
+    snapshot = ProductSnapshot(system="rackbeat", product_id="AFRUNDING", sku="AFRUNDING", name="x")
+    outcome = await writer.apply(snapshot)  # a Shopbox call would fail on the None client
+    assert outcome.action == "skipped" and outcome.bindings == []
+    assert outcome.reason and "ORDER_WRITER_ROUNDING_ITEM_NUMBER" in outcome.reason

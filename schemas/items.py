@@ -52,7 +52,18 @@ class Binding(Model):
     rackbeat_item_number: str | None = None
     rackbeat_variation_id: str | None = None
     rackbeat_option_id: str | None = None
+    rackbeat_option_ids: list[str] = Field(
+        default_factory=list,
+        description="a variant of a variation with several types (size x colour): its option of "
+        "each type; empty when `rackbeat_option_id` is the variant's only option",
+    )
     problem: str | None = Field(None, description="why the SKU is never matched, if it is not")
+
+    def option_ids(self) -> list[str]:
+        """Every Rackbeat option the variant is, one per variation type."""
+        if self.rackbeat_option_ids:
+            return list(self.rackbeat_option_ids)
+        return [self.rackbeat_option_id] if self.rackbeat_option_id else []
 
 
 class BindingChanged(Event):

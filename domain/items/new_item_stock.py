@@ -20,7 +20,14 @@ from datetime import datetime
 import structlog
 
 from domain.items.ports import RackbeatStock, ShopboxStock
-from domain.items.stock_copy import StockWrite, copy_stock, stock_by_location, stock_targets
+from domain.items.stock_copy import (
+    StockTarget,
+    StockWrite,
+    copy_stock,
+    negative_figures,
+    stock_by_location,
+    stock_targets,
+)
 from domain.items.to_rackbeat import Outcome
 from schemas.envelope import utcnow
 from schemas.items import ProductSnapshot
@@ -68,6 +75,8 @@ class NewItemStock:
         self._locations = sorted(set(branch_locations.values()))
         self.unmapped_branches: set[str] = set()
         self.writes = 0
+        self.negative: dict[tuple[str, int], StockTarget] = {}
+        """(SKU, location) -> the negative figure copied there (docs/items.md)."""
         self._pending: set[str] = set()
 
     def created(self, outcome: Outcome) -> None:
@@ -98,6 +107,7 @@ class NewItemStock:
         writes = await copy_stock(self._rackbeat, targets, fresh=outcome.fresh, dry_run=False)
         self._pending.discard(number)
         self.writes += len(writes)
+        self._report_negative(writes)
         if writes:
             log.info("stock of a new item copied from Shopbox", item=number, figures=len(writes))
         return writes
@@ -110,3 +120,25 @@ class NewItemStock:
                 branches=sorted(new),
             )
             self.unmapped_branches |= new
+
+    def _report_negative(self, writes: list[StockWrite]) -> None:
+        for target in negative_figures(writes):
+            self.negative[(target.sku, target.location)] = target
+            log.warning(
+                "negative Shopbox stock copied to Rackbeat as it is; Shopbox will show 0",
+                sku=target.sku,
+                location=target.location,
+                quantity=str(target.quantity),
+            )
+
+    def negative_report(self) -> list[dict[str, object]]:
+        """The negative figures for /status: what to correct by a stock count."""
+        return [
+            {
+                "sku": t.sku,
+                "item": t.item_number,
+                "location": t.location,
+                "quantity": format(t.quantity.normalize(), "f"),
+            }
+            for _, t in sorted(self.negative.items())
+        ]

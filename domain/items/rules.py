@@ -35,6 +35,21 @@ def sku_problem(sku: str | None) -> str | None:
     return None
 
 
+def sku_fix(sku: str | None, system: str) -> str:
+    """What the operator does about `sku_problem(sku)`, in the system that owns the SKU."""
+    if sku is None or not sku.strip():
+        return f"give it a unique SKU in {system}"
+    if len(sku) > MAX_SKU_LEN:
+        return f"shorten the SKU to {MAX_SKU_LEN} characters or fewer in {system}"
+    return f"remove the spaces around the SKU in {system}"
+
+
+def with_sku_fix(sku: str | None, system: str) -> str | None:
+    """`sku_problem(sku)` followed by its fix, or None when the SKU is usable."""
+    problem = sku_problem(sku)
+    return f"{problem}: {sku_fix(sku, system)}" if problem else None
+
+
 def sellable_skus(snapshot: ProductSnapshot) -> list[tuple[str | None, ShopboxRef]]:
     """The SKUs a sale can carry: each variant's, or the product's own when it has none."""
     if snapshot.variants:
@@ -59,7 +74,10 @@ def duplicate_skus(snapshots: Iterable[ProductSnapshot]) -> dict[str, list[Shopb
 
 def duplicate_problem(sku: str, refs: list[ShopboxRef]) -> str:
     names = ", ".join(f"product {p}" + (f" variant {v}" if v else "") for p, v in refs)
-    return f"SKU '{sku}' is used by {len(refs)} Shopbox items ({names})"
+    return (
+        f"SKU '{sku}' is used by {len(refs)} Shopbox items ({names}): "
+        "give each of them its own SKU in Shopbox"
+    )
 
 
 def problem_binding(sku: str | None, problem: str, ref: ShopboxRef | None = None) -> Binding:
@@ -153,16 +171,27 @@ def variant_axis(snapshot: ProductSnapshot) -> tuple[str, dict[str, VariantSnaps
     so one variant type per product is what maps (the demo shop and the common case).
     """
     types = {name for variant in snapshot.variants for name in variant.attributes}
-    if len(types) != 1:
-        found = ", ".join(sorted(types)) or "none"
-        return f"variants must have exactly one variant type to map to Rackbeat (found: {found})"
+    if not types:
+        return (
+            "its variants have no variant type: give each variant a variant type and value "
+            "in Shopbox (e.g. Størrelse: M)"
+        )
+    if len(types) > 1:
+        return (
+            f"the product has {len(types)} variant types ({', '.join(sorted(types))}) and "
+            "item-mapper maps one variant type per product; the SKUs are fine: keep one variant "
+            "type in Shopbox (e.g. one value 'M / Rød'), or create the item in Rackbeat by hand"
+        )
     (axis,) = types
     by_value: dict[str, VariantSnapshot] = {}
     for variant in snapshot.variants:
         value = variant.attributes.get(axis)
         if value is None:
-            return f"variant {variant.variant_id} has no {axis} value"
+            return f"variant {variant.variant_id} has no {axis} value: give it one in Shopbox"
         if value in by_value:
-            return f"two variants share the {axis} value '{value}'"
+            return (
+                f"two variants share the {axis} value '{value}': give each variant its own "
+                f"{axis} value in Shopbox"
+            )
         by_value[value] = variant
     return axis, by_value

@@ -138,6 +138,12 @@ async def copy_stock(
     return writes
 
 
+def negative_figures(writes: Iterable[StockWrite]) -> list[StockTarget]:
+    """Negative Shopbox figures copied as they are: Rackbeat keeps them, while stock-publisher
+    writes 0 back to Shopbox (it never writes negative stock), so the operator must see them."""
+    return [write.target for write in writes if write.target.quantity < 0]
+
+
 def _adjustment(target: StockTarget, before: Decimal) -> rb.NewInventoryAdjustment:
     absolute = target.quantity >= 0
     return rb.NewInventoryAdjustment(

@@ -21,8 +21,8 @@ from domain.items.rules import (
     duplicate_problem,
     problem_binding,
     sellable_skus,
-    sku_problem,
     variant_axis,
+    with_sku_fix,
 )
 from schemas.items import Binding, ProductSnapshot
 from services.clients import rackbeat as rb
@@ -116,11 +116,11 @@ class RackbeatWriter:
         self, snapshot: ProductSnapshot, duplicates: Mapping[str, list[ShopboxRef]]
     ) -> Outcome:
         number = snapshot.sku or ""
-        own_problem = sku_problem(snapshot.sku) or (
+        own_problem = with_sku_fix(snapshot.sku, "Shopbox") or (
             duplicate_problem(number, duplicates[number]) if number in duplicates else None
         )
         if own_problem:
-            reason = f"product SKU cannot be a Rackbeat item number: {own_problem}"
+            reason = f"the product's own SKU is its Rackbeat item number and {own_problem}"
             return self._skipped(snapshot, reason, duplicates)
         axis = variant_axis(snapshot) if snapshot.variants else None
         if isinstance(axis, str):
@@ -204,7 +204,11 @@ class RackbeatWriter:
             self.catalog.remember_variation(variation)
             return variation
         if len(variation.types) != 1:
-            return f"the Rackbeat variation {variation.id} has {len(variation.types)} types, not 1"
+            return (
+                f"the Rackbeat variation {variation.id} ({variation.name}) has "
+                f"{len(variation.types)} types, and item-mapper maps one: give it back a single "
+                f"{axis} type in Rackbeat, or rename it there so item-mapper creates its own"
+            )
         vtype = variation.types[0]
         known = {option.name for option in vtype.options}
         missing = [value for value in values if value not in known]
@@ -305,7 +309,7 @@ def product_changes(
 
 
 def _sellable_problem(sku: str | None, duplicates: Mapping[str, list[ShopboxRef]]) -> str | None:
-    problem = sku_problem(sku)
+    problem = with_sku_fix(sku, "Shopbox")
     if problem is None and sku in duplicates:
         problem = duplicate_problem(sku or "", duplicates[sku or ""])
     return problem

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from domain.items.ports import BindingLookup, ShopboxItems
-from domain.items.rules import PriceRules, problem_binding, sku_problem
+from domain.items.rules import PriceRules, problem_binding, with_sku_fix
 from domain.items.to_rackbeat import Outcome
 from schemas.items import Binding, ProductSnapshot
 from services.clients import shopbox as sb
@@ -22,20 +22,35 @@ VARIANTS_SKIPPED = (
     "to sync products with variants, make Shopbox the item master (SYNC_ITEM_MASTER=shopbox)"
 )
 
+NOT_FOR_SALE = (
+    "it is order-writer's rounding item (ORDER_WRITER_ROUNDING_ITEM_NUMBER), not goods: "
+    "never created in Shopbox; nothing to fix"
+)
+
 
 class ShopboxWriter:
     def __init__(
-        self, client: ShopboxItems, prices: PriceRules, bindings: BindingLookup | None
+        self,
+        client: ShopboxItems,
+        prices: PriceRules,
+        bindings: BindingLookup | None,
+        *,
+        not_for_sale: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
+        # Rackbeat items that are bookkeeping, not goods (the øreafrunding item of
+        # docs/decisions/0014): never created in Shopbox.
+        self.not_for_sale = not_for_sale
         self.prices = prices
         self.bindings = bindings
 
     async def apply(self, snapshot: ProductSnapshot) -> Outcome:
         number = snapshot.product_id
-        problem = sku_problem(snapshot.sku)
+        if number in self.not_for_sale:
+            return Outcome(number, number, "skipped", reason=NOT_FOR_SALE)
+        problem = with_sku_fix(snapshot.sku, "Rackbeat")
         if problem:
-            return _skipped(number, f"item number cannot be a Shopbox SKU match key: {problem}")
+            return _skipped(number, f"the item number is the Shopbox SKU and {problem}")
         found = await self._find(number)
         if isinstance(found, str):
             return _skipped(number, found)
@@ -65,7 +80,10 @@ class ShopboxWriter:
         hits = await self.client.find_by_sku(number)
         if len(hits) > 1:
             uids = ", ".join(p.uid for p in hits)
-            return f"SKU '{number}' is used by {len(hits)} Shopbox products ({uids})"
+            return (
+                f"SKU '{number}' is used by {len(hits)} Shopbox products ({uids}): "
+                "give each of them its own SKU in Shopbox"
+            )
         return hits[0] if hits else None
 
 

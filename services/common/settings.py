@@ -224,6 +224,16 @@ class OrderWriterSettings(BaseSettings):
     free_text_item_number: str | None = Field(
         None, description="Rackbeat item for Shopbox lines without a product (e.g. shipping)"
     )
+    rounding_item_number: str | None = Field(
+        None,
+        description="VAT-free Rackbeat item of the øreafrunding line that makes each order's "
+        "total equal the basket's; unset = no rounding line (docs/decisions/0014)",
+    )
+    vat_rounding: Literal["order", "line"] = Field(
+        "order",
+        description="how the Rackbeat account rounds VAT: once on the order's subtotal, or per "
+        "line; the rounding line is computed the same way",
+    )
 
 
 class StockSettings(BaseSettings):

@@ -22,6 +22,7 @@ from services.common.runtime import Service
 from services.common.settings import (
     ItemMapperSettings,
     KafkaSettings,
+    OrderWriterSettings,
     RackbeatSettings,
     RetrySettings,
     ShopboxSettings,
@@ -89,7 +90,10 @@ def build_master(
         sync.vat_percent, shopbox_settings.prices_include_vat, rackbeat_settings.prices_include_vat
     )
     if sync.item_master == "rackbeat":
-        writer = ShopboxWriter(shopbox, prices, bindings)
+        rounding = OrderWriterSettings().rounding_item_number
+        writer = ShopboxWriter(
+            shopbox, prices, bindings, not_for_sale=frozenset([rounding] if rounding else [])
+        )
         return RackbeatMaster(RackbeatPoller(rackbeat, snapshots), writer)
     return ShopboxMaster(
         ShopboxPoller(shopbox, snapshots),

@@ -102,6 +102,7 @@ class ItemMapper:
             "items": dict(self.counters),
             "stock_figures_copied_on_create": new_stock.writes if new_stock else None,
             "unmapped_branches": sorted(new_stock.unmapped_branches) if new_stock else None,
+            "negative_stock_copied": new_stock.negative_report() if new_stock else None,
             "bindings_retracted": self._publisher.retracted,
             "sku_problems": len(self._bindings.problems()) if self._bindings.caught_up else None,
             # The first few, so the dashboard can name them (syncctl drift lists all).

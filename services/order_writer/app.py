@@ -44,6 +44,8 @@ def rules_from(
         rackbeat_prices_include_vat=rb.prices_include_vat,
         branch_locations=sync.branch_locations,
         free_text_item=settings.free_text_item_number,
+        rounding_item=settings.rounding_item_number,
+        vat_rounding=settings.vat_rounding,
     )
 
 

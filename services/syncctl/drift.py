@@ -71,6 +71,7 @@ from services.syncctl.drift_rules import (
     item_cause,
     item_differences,
     missing_item_difference,
+    negative_stock,
     problem_differences,
     stock_difference,
     unbound_lines,
@@ -365,6 +366,9 @@ async def check_stock(
                 difference = stock_difference(reading, config.mode)
                 if difference is not None:
                     report.differences.append(difference)
+                negative = negative_stock(reading)
+                if negative is not None and negative not in report.negative_stock:
+                    report.negative_stock.append(negative)
 
 
 def _in_shopbox(binding: Binding, listed: set[str] | None) -> bool:
@@ -471,6 +475,7 @@ def report_json(report: DriftReport, config: DriftConfig) -> str:
         "complete": report.errors == 0,
         "exit_code": report.exit_code,
         "notes": report.notes,
+        "negative_stock": [asdict(n) for n in report.negative_stock],
         "differences": [asdict(d) for d in report.differences],
     }
     return json.dumps(body, indent=2, ensure_ascii=False)
@@ -499,6 +504,11 @@ def print_report(console: Console, report: DriftReport, config: DriftConfig) -> 
     console.print(summary)
     for note in report.notes:
         console.print(f"note: {note}")
+    for n in report.negative_stock:
+        console.print(
+            f"negative stock: {n.sku} at Rackbeat location {n.location} is {n.rackbeat} "
+            f"(Shopbox shows {n.shopbox}; negative stock is never written to Shopbox): count it"
+        )
     checked = ", ".join(f"{n} {what}" for what, n in sorted(report.checked.items()))
     console.print(f"checked {checked or 'nothing'} (baskets since {config.since.isoformat()})")
     verdict = (

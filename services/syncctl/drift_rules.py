@@ -73,9 +73,22 @@ class Difference:
     reason: str
 
 
+@dataclass(frozen=True)
+class NegativeStock:
+    """A bound spot whose Rackbeat stock is below zero. Not a difference (Shopbox shows 0 on
+    purpose: stock-publisher never writes negative stock), but a figure to correct by a count;
+    the initial sync copies negative Shopbox figures to Rackbeat as they are."""
+
+    sku: str
+    location: int
+    rackbeat: str
+    shopbox: str
+
+
 @dataclass
 class DriftReport:
     differences: list[Difference] = field(default_factory=list)
+    negative_stock: list[NegativeStock] = field(default_factory=list)
     checked: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 
@@ -310,6 +323,13 @@ def stock_difference(reading: StockSpotReading, mode: QuantityMode) -> Differenc
         cause,
         f"{why} [{arithmetic}]",
     )
+
+
+def negative_stock(reading: StockSpotReading) -> NegativeStock | None:
+    figure = reading.rackbeat.stock_quantity
+    if figure >= 0:
+        return None
+    return NegativeStock(reading.sku, reading.location, units(figure), units(reading.shopbox))
 
 
 def _stock_cause(

@@ -38,6 +38,7 @@ from domain.items.stock_copy import (
     StockByRef,
     StockWrite,
     copy_stock,
+    negative_figures,
     stock_by_location,
     stock_targets,
 )
@@ -306,6 +307,12 @@ def print_report(report: SyncReport, *, dry_run: bool) -> None:
             )
     for note in report.notes:
         console.print(f"[yellow]note[/yellow] {note}")
+    for target in negative_figures(report.stock_writes):
+        console.print(
+            f"[yellow]negative stock[/yellow] {target.sku} at location {target.location}: "
+            f"{target.quantity} {'goes' if dry_run else 'went'} to Rackbeat as it is; Shopbox "
+            "will show 0 (stock-publisher never writes negative stock): count it"
+        )
     table = Table(title=f"Initial sync ({'dry run' if dry_run else 'done'})")
     table.add_column("what")
     table.add_column("count", justify="right")

@@ -34,6 +34,7 @@ async def test_new_items_carry_shopbox_stock_and_duplicate_and_gone_skus_are_reb
     await rackbeat_sim.set_faults(rate_limit_per_minute=int(FAST))
     env = env_for("shopbox", topic_namespace, shopbox_sim, rackbeat_sim)
     env |= {"SYNC_BRANCH_LOCATIONS": json.dumps({"1": 1}), "ITEM_MAPPER_FULL_PASS_INTERVAL_S": "1"}
+    await shopbox_sim.set_stock(1, -3, sku="BRD-0003")  # oversold: copied as it is, and reported
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_namespace=topic_namespace)
     view = BindingsView(kafka, Topics(topic_namespace).bindings)
     await view.start()
@@ -57,6 +58,10 @@ async def test_new_items_carry_shopbox_stock_and_duplicate_and_gone_skus_are_reb
         status = await status_of(service)
         assert status["unmapped_branches"] == ["2"]
         assert status["stock_figures_copied_on_create"] > 100
+        assert rackbeat_stock(rackbeat_sim, "BRD-0003", 1, None) == -3
+        assert status["negative_stock_copied"] == [
+            {"sku": "BRD-0003", "item": "BRD-0003", "location": 1, "quantity": "-3"}
+        ]
 
         # BRD-0001 is used by 100001 (8 in branch 1) and 100260: nothing is created or bound.
         assert "BRD-0001" not in store.products and view.by_sku("BRD-0001") is None

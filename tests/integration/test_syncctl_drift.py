@@ -173,6 +173,26 @@ async def test_a_synced_world_reports_no_drift_and_exits_0(
         await world.close()
 
 
+async def test_negative_stock_copied_by_the_initial_sync_is_reported_not_counted_as_drift(
+    kafka_bootstrap: str, topic_namespace: str, shopbox_sim: ShopboxSim, rackbeat_sim: RackbeatSim
+) -> None:
+    await shopbox_sim.set_stock(1, -2, sku="BRD-0002")  # oversold at the till before go-live
+    world = await make_world(kafka_bootstrap, topic_namespace, shopbox_sim, rackbeat_sim)
+    try:
+        assert rackbeat_sim.state.store.totals("BRD-0002", location=1).stock == -2
+        await shopbox_sim.set_stock(1, 0, sku="BRD-0002")  # what stock-publisher writes back
+        code, body, output = await world.drift("--json")
+        assert code == 0, output
+        assert body["differences"] == []
+        assert body["negative_stock"] == [
+            {"sku": "BRD-0002", "location": 1, "rackbeat": "-2", "shopbox": "0"}
+        ]
+        _, _, table = await world.drift()
+        assert "negative stock: BRD-0002 at Rackbeat location 1 is -2" in table
+    finally:
+        await world.close()
+
+
 async def test_each_cause_is_found_and_labelled_and_the_exit_code_is_1(
     kafka_bootstrap: str, topic_namespace: str, shopbox_sim: ShopboxSim, rackbeat_sim: RackbeatSim
 ) -> None:

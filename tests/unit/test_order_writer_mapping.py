@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.items.rules import duplicate_problem
 from domain.sales.orders import (
     MissingBinding,
     OrderRules,
@@ -118,12 +119,13 @@ def test_unknown_sku_is_a_retryable_missing_binding_that_says_what_to_do() -> No
 
 
 def test_a_reported_sku_problem_is_the_reason_and_an_empty_sku_says_so() -> None:
-    problem = "SKU 'BRD-0001' is used by 2 Shopbox items (product 100001, product 100260)"
+    problem = duplicate_problem("BRD-0001", [("100001", None), ("100260", None)])
     reported = Binding(sku="BRD-0001", shopbox_product_id="100260", problem=problem)
     with pytest.raises(MissingBinding) as raised:
         build_order(sale(line("100001", sku="BRD-0001")), "sale", lambda _: reported, OrderRules())
     assert str(raised.value) == (
-        f"SKU 'BRD-0001' has no Rackbeat item: {problem}; fix the SKU in Shopbox, "
+        "SKU 'BRD-0001' has no Rackbeat item: SKU 'BRD-0001' is used by 2 Shopbox items "
+        "(product 100001, product 100260): give each of them its own SKU in Shopbox; "
         "then `syncctl dlq redrive`"
     )
     with pytest.raises(

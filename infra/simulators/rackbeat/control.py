@@ -9,7 +9,8 @@ Besides the shared faults/requests/reset routes:
 - `GET  /_control/webhooks/stats`  fired/suppressed per event, deliveries, failures, pending
 - `POST /_control/webhooks/idle`   `{timeout_s?}`: wait until no delivery is queued or in flight
 - `POST /_control/fail-next`       `{count, status?}`: the next `count` API calls answer `status`
-- `GET|PUT /_control/settings`     `{auto_book_adjustments}`
+- `GET|PUT /_control/settings`     `{auto_book_adjustments, vat_rounding}` (vat_rounding: "order"
+                                   or "line", the VAT rounding guess of `records.order_totals`)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.routing import Route
 
 from infra.simulators.common import CONTROL_PREFIX
 from infra.simulators.rackbeat.payloads import num
+from infra.simulators.rackbeat.records import VAT_ROUNDINGS
 from infra.simulators.rackbeat.seed import load_seed
 from infra.simulators.rackbeat.state import RackbeatState
 from infra.simulators.rackbeat.validation import Errors, Invalid, integer, number
@@ -151,12 +153,22 @@ def rackbeat_control_routes(state: RackbeatState) -> list[Route]:
         return JSONResponse({"queued": len(state.fail_next)})
 
     async def get_settings(_: Request) -> Response:
-        return JSONResponse({"auto_book_adjustments": state.store.settings.auto_book_adjustments})
+        settings = state.store.settings
+        return JSONResponse(
+            {
+                "auto_book_adjustments": settings.auto_book_adjustments,
+                "vat_rounding": settings.vat_rounding,
+            }
+        )
 
     async def put_settings(request: Request) -> Response:
         body = await _body(request)
         if "auto_book_adjustments" in body:
             state.store.settings.auto_book_adjustments = bool(body["auto_book_adjustments"])
+        if "vat_rounding" in body:
+            if body["vat_rounding"] not in VAT_ROUNDINGS:
+                return JSONResponse({"error": f"vat_rounding is one of {VAT_ROUNDINGS}"}, 422)
+            state.store.settings.vat_rounding = str(body["vat_rounding"])
         return await get_settings(request)
 
     c = CONTROL_PREFIX

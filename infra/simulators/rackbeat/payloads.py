@@ -50,7 +50,7 @@ def group_json(group: Group, base: str) -> Json:
         "name": group.name,
         "vat_abroad": False,
         "vat_eu": False,
-        "vat_domestic": True,
+        "vat_domestic": group.vat_domestic,
         "vat_domestic_exempt": False,
         "self": f"{base}/product-groups/{group.number}",
     }
@@ -233,9 +233,7 @@ def order_line_json(store: Store, line: OrderLine) -> Json:
 
 def order_json(store: Store, order: Order, base: str) -> Json:
     customer = store.customers.get(order.customer_number)
-    subtotal = sum((line.total for line in order.lines), Decimal(0))
-    rate = store.settings.vat_rate_domestic if order.vat_zone == "domestic" else Decimal(0)
-    vat = money(subtotal * rate)
+    subtotal, vat, total = store.order_totals(order)
     shipped = order.is_shipped
     return {
         "number": order.number,
@@ -268,9 +266,9 @@ def order_json(store: Store, order: Order, base: str) -> Json:
         "currency": order.currency,
         "currency_rate": 100,
         "vat_zone": order.vat_zone,
-        "total_subtotal": num(money(subtotal)),
+        "total_subtotal": num(subtotal),
         "total_vat": num(vat),
-        "total_total": num(money(subtotal + vat)),
+        "total_total": num(total),
         "note": order.note,
         "lines": [order_line_json(store, line) for line in order.lines],
         "field_values": [{"field_id": k, "value": v} for k, v in order.custom_fields.items()],

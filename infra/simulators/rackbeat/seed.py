@@ -2,7 +2,8 @@
 
 A seed file is JSON:
 
-    {"groups": [{"number": 1, "name": "Varer m/lagertræk"}],
+    {"groups": [{"number": 1, "name": "Varer m/lagertræk"},
+                {"number": 9, "name": "Afrunding", "vat_domestic": false}],
      "locations": [{"number": 1, "name": "Hovedlager", "is_default": true}],
      "variations": [{"id": 900, "name": "Tøj", "types": [{"id": 901, "name": "Størrelse",
                      "options": [{"id": 902, "name": "S"}, {"id": 903, "name": "M"}]}]}],
@@ -45,7 +46,8 @@ DEFAULT_SEED: dict[str, Any] = {
 def load_seed(store: Store, data: dict[str, Any]) -> dict[str, int]:
     """Upsert everything in `data`; returns how many of each kind were loaded."""
     for raw in data.get("groups", []):
-        store.groups[int(raw["number"])] = Group(int(raw["number"]), str(raw["name"]))
+        vat = bool(raw.get("vat_domestic", True))
+        store.groups[int(raw["number"])] = Group(int(raw["number"]), str(raw["name"]), vat)
     for raw in data.get("locations", []):
         location = Location(
             number=int(raw["number"]),

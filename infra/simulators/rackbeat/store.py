@@ -30,6 +30,7 @@ from infra.simulators.rackbeat.records import (
     VariationOption,
     VariationType,
     now,
+    order_totals,
 )
 from infra.simulators.rackbeat.validation import (
     Errors,
@@ -59,6 +60,9 @@ PRODUCT_TEXT_FIELDS = ("name", "description", "barcode")
 class StoreSettings:
     auto_book_adjustments: bool = True
     vat_rate_domestic: Decimal = Decimal("0.25")
+    # How VAT is rounded ("order" or "line", see `records.order_totals`): unknown for the real
+    # Rackbeat, so a switch that tests run both ways.
+    vat_rounding: str = "order"
     currency: str = "DKK"
 
 
@@ -120,6 +124,18 @@ class Store:
             self.stock[row_key] = StockLevel()
             self._stock_keys.setdefault(item, set()).add(row_key)
         return self.stock[row_key]
+
+    def order_totals(self, order: Order) -> tuple[Decimal, Decimal, Decimal]:
+        """(subtotal, VAT, total incl. VAT) as the order's JSON shows them."""
+        domestic = order.vat_zone == "domestic"
+        rate = self.settings.vat_rate_domestic if domestic else Decimal(0)
+        vat_free = {line.item_number for line in order.lines if not self._vat_liable(line)}
+        return order_totals(order.lines, rate, self.settings.vat_rounding, vat_free)
+
+    def _vat_liable(self, line: OrderLine) -> bool:
+        product = self.products.get(line.item_number)
+        group = self.groups.get(product.group_number) if product else None
+        return group.vat_domestic if group else True
 
     def totals(
         self, item: str, *, location: int | None = None, key: VariantKey | None = None

@@ -14,7 +14,8 @@ from domain.stock.refresh import RefreshQueue
 from schemas.orders import OrderSynced, OrderSyncedPayload
 from schemas.sales import Sale, SaleCancelled, SaleCancelledPayload, SaleCompleted, SaleLine
 from schemas.stock import StockLevel, StockObserved
-from services.stock_publisher.webhook import Rejected, check_token, item_of
+from services.common.webhook_input import Rejected
+from services.stock_publisher.webhook import check_token, item_of
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -369,7 +369,9 @@ class Pusher:
         self._counters["dead_letters"] += 1
         log.warning("stock record dead-lettered", key=key, reason=reason)
         failure = Failure(self._topics.stock, partition, offset, reason, attempts=1)
-        await write_dead_letter(self._broker, failure, key=key.encode(), value=raw, headers={})
+        await write_dead_letter(
+            self._broker, failure, key=key.encode(), value=raw, headers={}, kafka=self._kafka
+        )
 
 
 def _place(binding: Binding, branch: str) -> Place:

@@ -23,6 +23,8 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from services.clients.health import UpstreamHealth
+
 REDACTED = "***"
 # shopbox_hook_id: the secret in Shopbox's push URL (apis-addendum A7).
 _SECRET_QUERY = re.compile(r"(?i)(accessToken|api-token|api_token|token|shopbox_hook_id)=([^&\s]+)")
@@ -151,6 +153,7 @@ class ApiClient:
         )
         self._limiter = AsyncLimiter(requests_per_minute, 60) if requests_per_minute else None
         self._retry = retry or RetryPolicy()
+        self.health = UpstreamHealth(self.api_name)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -199,6 +202,20 @@ class ApiClient:
         call = f"{method} /{path.lstrip('/')}"
         if self._limiter is not None:
             await self._limiter.acquire()
+        try:
+            answer = await self._attempt(call, method, path, params=params, json=json)
+        except ApiError as exc:
+            if is_transient(exc):
+                self.health.failed(exc.call, exc.status, exc.reason)
+            else:  # it answered: about this call, not an outage
+                self.health.succeeded()
+            raise
+        self.health.succeeded()
+        return answer
+
+    async def _attempt(
+        self, call: str, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any
+    ) -> Any:
         try:
             response = await self._http.request(method, path.lstrip("/"), params=params, json=json)
         except httpx.TimeoutException as exc:

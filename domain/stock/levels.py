@@ -27,8 +27,9 @@ def target_quantity(
 ) -> Target:
     """Rackbeat's figure, minus the safety buffer, minus Shopbox sales Rackbeat has not absorbed.
 
-    `pending_sales` is negative for refunds Rackbeat has not absorbed yet (stock came back in
-    Shopbox first). A result below zero is clamped: Shopbox never gets negative stock from us.
+    `pending_sales` is negative for a cancelled sale Rackbeat still holds (refunds are never
+    pending: domain/stock/pending.py). A result below zero is clamped: Shopbox never gets
+    negative stock from us.
     """
     base = level.available_quantity if mode == "available" else level.stock_quantity
     raw = base - buffer - pending_sales

@@ -88,6 +88,11 @@ class PendingSales:
         self._seen[sale.basket_id] = sale.created_at
         if self.latest_sale is None or sale.created_at > self.latest_sale:
             self.latest_sale = sale.created_at
+        if isinstance(event, SaleRefunded):
+            # Restocking is the warehouse's business (docs/sales.md): the units the till added
+            # back are never pending, so the figure stays Rackbeat's and the push takes them
+            # off Shopbox again (a refund never inflates stock).
+            return self.spots_of(sale)
         basket = self._baskets.setdefault(sale.basket_id, Basket())
         if basket.quantities:  # a redelivered or re-polled sale: same basket, same lines
             return []
@@ -148,6 +153,10 @@ class PendingSales:
             basket = self._baskets.get(sale.basket_id)
             if not (cancelled and basket is not None and not basket.cancelled):
                 return []
+        return self.spots_of(sale)
+
+    def spots_of(self, sale: Sale) -> list[StockSpot]:
+        """The bound (SKU, location) spots a basket's lines touch."""
         location = self._locations.get(sale.branch_id)
         if location is None:
             return []

@@ -25,6 +25,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from services.clients.health import UpstreamHealth
 from services.common import metrics
 
 REDACTED = "***"
@@ -155,6 +156,7 @@ class ApiClient:
         )
         self._limiter = AsyncLimiter(requests_per_minute, 60) if requests_per_minute else None
         self._retry = retry or RetryPolicy()
+        self.health = UpstreamHealth(self.api_name)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -219,6 +221,20 @@ class ApiClient:
     ) -> Any:
         call = f"{method} /{path.lstrip('/')}"
         await self._wait_for_limiter()
+        try:
+            answer = await self._attempt(call, method, path, params=params, json=json)
+        except ApiError as exc:
+            if is_transient(exc):
+                self.health.failed(exc.call, exc.status, exc.reason)
+            else:  # it answered: about this call, not an outage
+                self.health.succeeded()
+            raise
+        self.health.succeeded()
+        return answer
+
+    async def _attempt(
+        self, call: str, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any
+    ) -> Any:
         started = time.monotonic()
         status: int | None = None
         try:

@@ -5,10 +5,18 @@ A dead letter is the original record (value, key, headers) on `<topic>.dlq`, plu
 headers that say why and where from. Re-driving (syncctl) publishes the original back to the
 origin topic and records `partition/offset` in `<dlq>.redriven` (compacted), so a second
 re-drive skips it.
+
+One dead letter per record, whatever the retries and restarts: before writing, the writer
+checks what the dead-letter topic already holds (its last `RECENT` records per partition,
+read once per process and topic, then kept up to date by the writer). A record counts as
+already dead-lettered when its origin (topic/partition/offset) is there, or the same event
+(`event_id` of the same topic, from the same re-drive if any) is: a crash between the dead
+letter and the commit redelivers the first, a sweep that republishes a sale the second.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +24,7 @@ from typing import Any
 
 from schemas.topics import dlq_name, redrive_log_name
 from services.common.connection import Broker
+from services.common.logging import get_logger
 from services.common.metrics import DEAD_LETTERS
 from services.common.readers import read_records
 from services.common.settings import KafkaSettings
@@ -28,6 +37,10 @@ ATTEMPTS = "x-dlq-attempts"
 FAILED_AT = "x-dlq-failed-at"
 REDRIVEN_FROM = "x-redriven-from"
 MAX_REASON = 2000
+RECENT = 500
+"""Dead letters per partition looked at after a start: a redelivered record's is among them."""
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,43 @@ def dead_letter_headers(original: Mapping[str, str], failure: Failure) -> dict[s
     }
 
 
+def identities(
+    topic: str, origin: str, value: bytes | None, headers: Mapping[str, str]
+) -> set[str]:
+    """What makes two dead letters the same: the origin record, or the same event."""
+    found = {f"origin {origin}"}
+    try:
+        event_id = json.loads(value or b"").get("event_id")
+    except (ValueError, AttributeError, RecursionError):
+        event_id = None
+    if isinstance(event_id, str) and event_id:
+        found.add(f"event {topic} {event_id} {headers.get(REDRIVEN_FROM, '')}")
+    return found
+
+
+class WrittenDeadLetters:
+    """The identities already on each dead-letter topic, loaded once and kept up to date."""
+
+    def __init__(self) -> None:
+        self._by_topic: dict[str, set[str]] = {}
+
+    async def known(self, kafka: KafkaSettings | None, dlq_topic: str) -> set[str]:
+        if dlq_topic not in self._by_topic:
+            found: set[str] = set()
+            if kafka is not None:
+                for record in await read_records(kafka, dlq_topic, RECENT):
+                    headers = decoded_headers(record)
+                    origin_topic = headers.get(ORIGIN_TOPIC, "")
+                    found |= identities(
+                        origin_topic, headers.get(ORIGIN, ""), record.value, headers
+                    )
+            self._by_topic[dlq_topic] = found
+        return self._by_topic[dlq_topic]
+
+
+WRITTEN = WrittenDeadLetters()
+
+
 async def write_dead_letter(
     broker: Broker,
     failure: Failure,
@@ -60,16 +110,24 @@ async def write_dead_letter(
     key: bytes | None,
     value: bytes | None,
     headers: Mapping[str, str],
-) -> None:
-    """Publish the record to `<topic>.dlq`. Raises when the broker refuses: the caller then
-    must not commit the original (redelivery is the only safe answer)."""
+    kafka: KafkaSettings | None = None,
+) -> bool:
+    """Publish the record to `<topic>.dlq`, unless it is already there (False then). Raises
+    when the broker refuses: the caller then must not commit the original (redelivery is the
+    only safe answer). Without `kafka` only this process's own dead letters are known."""
+    topic = dlq_name(failure.topic)
+    origin = f"{failure.topic}/{failure.partition}/{failure.offset}"
+    these = identities(failure.topic, origin, value, headers)
+    known = await WRITTEN.known(kafka, topic)
+    if these & known:
+        log.info("record already dead-lettered; not writing it twice", origin=origin)
+        return False
     await broker.publish(
-        value or b"",
-        dlq_name(failure.topic),
-        key=key,
-        headers=dead_letter_headers(headers, failure),
+        value or b"", topic, key=key, headers=dead_letter_headers(headers, failure)
     )
     DEAD_LETTERS.labels(failure.topic).inc()
+    known |= these
+    return True
 
 
 def decoded_headers(record: Any) -> dict[str, str]:

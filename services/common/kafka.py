@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -44,8 +45,12 @@ class Permanent(Exception):
     """The record can never succeed as it is (bad data): dead-letter it without retrying."""
 
 
+_SETTINGS: weakref.WeakKeyDictionary[KafkaBroker, KafkaSettings] = weakref.WeakKeyDictionary()
+"""The settings each broker was made with: the dead-letter writer reads its topic with them."""
+
+
 def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
-    return KafkaBroker(
+    broker = KafkaBroker(
         settings.bootstrap_servers,
         client_id=client_id,
         enable_idempotence=True,
@@ -59,6 +64,8 @@ def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
         # still logged as errors.
         log_level=logging.DEBUG,
     )
+    _SETTINGS[broker] = settings
+    return broker
 
 
 async def publish_event(broker: Broker, topic: str, key: str, event: BaseModel) -> None:
@@ -158,7 +165,12 @@ async def _dead_letter(
     failure = Failure(record.topic, record.partition, record.offset, reason, attempts)
     try:
         await write_dead_letter(
-            broker, failure, key=record.key, value=record.value, headers=decoded_headers(record)
+            broker,
+            failure,
+            key=record.key,
+            value=record.value,
+            headers=decoded_headers(record),
+            kafka=_SETTINGS.get(broker),
         )
     except Exception:
         # Not committing is the only safe answer: NACK redelivers. Pause so it is not a hot loop.

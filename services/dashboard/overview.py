@@ -123,7 +123,7 @@ class ActivityRow(Model):
 
 class DirectionView(Model):
     name: str
-    state: Literal["ok", "attention", "down"]
+    state: Literal["ok", "attention", "degraded", "down"]
     problems: list[str]
     services: list[ServiceCheck]
     lags: list[LagRow]
@@ -390,7 +390,10 @@ def _problems(
 ) -> list[str]:
     problems = [f"Kafka: {kafka_error}"] if kafka_error else []
     for check in services:
-        if check.state != "ready":
+        if upstream_only(check):
+            why = "; ".join(check.reasons)
+            problems.append(f"{check.name} degraded: {why}; its records wait and are retried")
+        elif check.state != "ready":
             why = "; ".join(check.reasons) or "no reason given"
             problems.append(f"{check.name} is {check.state}: {why}")
     problems += [
@@ -414,10 +417,19 @@ def _problems(
 
 def _state(
     services: list[ServiceCheck], problems: list[str], kafka_error: str | None
-) -> Literal["ok", "attention", "down"]:
-    if kafka_error or any(c.state != "ready" for c in services):
+) -> Literal["ok", "attention", "degraded", "down"]:
+    if kafka_error or any(c.state != "ready" and not upstream_only(c) for c in services):
         return "down"
+    if any(upstream_only(c) for c in services):
+        return "degraded"
     return "attention" if problems else "ok"
+
+
+def upstream_only(check: ServiceCheck) -> bool:
+    """Not ready only because an upstream API is failing (its /status `upstream_failing`):
+    the service runs and retries, the direction is degraded rather than down."""
+    failing = (check.status or {}).get("upstream_failing") or []
+    return check.state == "not ready" and bool(failing) and set(check.reasons) <= set(failing)
 
 
 def _with_activity(

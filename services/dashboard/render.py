@@ -34,15 +34,17 @@ h3 { font-size: 1rem; margin: 1rem 0 .3rem; }
 .tile { border-radius: 6px; padding: .6rem 1rem; min-width: 0; border: 2px solid;
         color: inherit; text-decoration: none; }
 .ok { border-color: #00a32a; background: #edfaef; }
-.attention { border-color: #dba617; background: #fcf9e8; }
+.attention, .degraded { border-color: #dba617; background: #fcf9e8; }
 .down { border-color: #d63638; background: #fcf0f1; }
 .badge { font-size: .8rem; padding: 1px 8px; border-radius: 9px; color: #fff; }
-.badge.ok, .badge.ready { background: #00a32a; } .badge.attention { background: #996800; }
+.badge.ok, .badge.ready { background: #00a32a; }
+.badge.attention, .badge.degraded { background: #996800; }
 .badge.down, .badge.not-ready { background: #d63638; }
 section { border: 1px solid #dcdcde; border-left-width: 6px; border-radius: 6px;
           padding: .8rem 1rem; margin-bottom: 1rem; background: #fff; }
-section.ok, section.attention, section.down { background: #fff; }
-section.ok { border-left-color: #00a32a; } section.attention { border-left-color: #dba617; }
+section.ok, section.attention, section.degraded, section.down { background: #fff; }
+section.ok { border-left-color: #00a32a; }
+section.attention, section.degraded { border-left-color: #dba617; }
 section.down { border-left-color: #d63638; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #f0f0f1;

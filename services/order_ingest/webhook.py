@@ -12,7 +12,6 @@ wanted).
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from typing import Any, Literal
 
@@ -25,6 +24,7 @@ from domain.sales.baskets import UnusableBasket
 from services.clients.http import ApiError, NotFound, is_transient
 from services.clients.shopbox import ShopboxClient
 from services.common.logging import get_logger
+from services.common.webhook_input import Rejected, check_content_type, parse_json, read_body
 from services.order_ingest.ingest import CursorStore, SalesPublisher
 
 log = get_logger(__name__)
@@ -47,11 +47,8 @@ def refuse(status: int, reason: str) -> JSONResponse:
 
 
 def parse_push(raw: bytes, action: str | None) -> ShopboxPush | str:
-    """The push, or the reason it is refused."""
-    try:
-        body: Any = json.loads(raw)
-    except ValueError:
-        return "body is not JSON"
+    """The push, or the reason it is refused (Rejected for a body that is not clean JSON)."""
+    body: Any = parse_json(raw)
     if not isinstance(body, dict):
         return "body must be a JSON object with event and basket_uid"
     if "event" not in body and action:
@@ -73,7 +70,11 @@ def webhook_route(
         given = request.query_params.get("shopbox_hook_id", "")
         if not given or not hmac.compare_digest(given.encode(), secret.encode()):
             return refuse(401, "missing or wrong shopbox_hook_id")
-        push = parse_push(await request.body(), request.query_params.get("action"))
+        try:
+            check_content_type(request)
+            push = parse_push(await read_body(request), request.query_params.get("action"))
+        except Rejected as exc:
+            return refuse(exc.status, exc.reason)
         if isinstance(push, str):
             return refuse(422, push)
         try:

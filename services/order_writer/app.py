@@ -90,11 +90,15 @@ def build() -> Service:
             return "ledger or bindings not loaded yet"
         return None
 
+    async def rackbeat_answers() -> str | None:
+        return rackbeat.health.failing()
+
     def status() -> dict[str, Any]:
         return {
             "orders": vars(writer.counters),
             "ledger_keys": len(ledger),
             "bindings": len(bindings),
+            "upstream_failing": [f for f in [rackbeat.health.failing()] if f],
         }
 
     return Service(
@@ -103,6 +107,6 @@ def build() -> Service:
         broker=broker,
         kafka=kafka,
         on_connected=[start_views],
-        readiness=[views_loaded],
+        readiness=[views_loaded, rackbeat_answers],
         status=status,
     )

@@ -8,28 +8,37 @@ picture and there is nothing to commit. (The ledger is a `CompactedView`.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from domain.stock.pending import PendingSales
+from domain.stock.pending import PendingSales, StockSpot
 from schemas.envelope import utcnow
-from schemas.sales import sales_event_adapter
+from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, sales_event_adapter
 from services.common.logging import get_logger
 from services.common.readers import TopicFollower
 from services.common.settings import KafkaSettings
 
 log = get_logger(__name__)
+SaleEvent = SaleCompleted | SaleRefunded | SaleCancelled
 
 
 class SalesFollower(TopicFollower):
     def __init__(
-        self, kafka: KafkaSettings, topic: str, pending: PendingSales, lookback: timedelta
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        pending: PendingSales,
+        lookback: timedelta,
+        on_live_sale: Callable[[SaleEvent, list[StockSpot]], None] = lambda event, spots: None,
     ) -> None:
         super().__init__(kafka, topic, self._on_sale, start=utcnow() - lookback)
         self._pending = pending
         self._lookback = lookback
+        self._on_live_sale = on_live_sale
+        """Told of each sale once caught up: the till has just moved Shopbox's stock there."""
         self.skipped = 0
 
     async def start(self) -> None:
@@ -42,7 +51,9 @@ class SalesFollower(TopicFollower):
         except ValidationError:
             self.skipped += 1  # order-writer dead-letters it; nothing to subtract
             return
-        self._pending.on_sale(event)
+        spots = self._pending.on_sale(event)
+        if self.caught_up:
+            self._on_live_sale(event, spots)
 
     def on_caught_up(self) -> None:
         log.info("recent sales loaded", baskets=len(self._pending))

@@ -114,6 +114,10 @@ class Ingest:
             self.ask(item, force=force, reason=source)
             await asyncio.sleep(1)
             return 0
+        except Exception as exc:  # one unreadable item must not end the reads of every other
+            self._counters["read_errors"] += 1
+            log.error("stock read failed; item skipped", item=item[:100], error=repr(exc)[:300])
+            return 0
         self._counters["reads"] += 1
         published = 0
         for level in levels:

@@ -103,6 +103,9 @@ class Pusher:
         self.snapshot_ttl_s = 5.0
         self.lock = asyncio.Lock()
         self._written_at: dict[tuple[str, str, str | None], float] = {}
+        self._till_moved: dict[tuple[str, str], str] = {}
+        """(branch, SKU) -> "sale" or "refund": the till moved Shopbox's figure since we last
+        listed or wrote it, so our copy of it may be wrong (see `_copy_trusted`)."""
 
     @property
     def group_id(self) -> str:
@@ -201,17 +204,38 @@ class Pusher:
         event = entry.event
         for place, target in self.targets(event):
             if place.branch not in current:
-                current[place.branch] = {
-                    (row.product_uid, row.product_variance): row.quantity
-                    async for row in self._shopbox.iter_stock(place.branch)
-                }
-                self._snapshots[place.branch] = (self._clock(), current[place.branch])
+                current[place.branch] = await self._list_branch(place.branch)
             before = current[place.branch].get(place.ref)
-            if before is not None and before == target:
+            if before is not None and before == target and self._copy_trusted(place, target):
                 self._counters["writes_skipped_equal"] += 1
                 continue
             await self.write(place, target, before, event)
             current[place.branch][place.ref] = target
+
+    async def _list_branch(self, branch: str) -> dict[tuple[str, str | None], Decimal]:
+        figures = {
+            (row.product_uid, row.product_variance): row.quantity
+            async for row in self._shopbox.iter_stock(branch)
+        }
+        self._snapshots[branch] = (self._clock(), figures)
+        for moved in [m for m in self._till_moved if m[0] == branch]:
+            del self._till_moved[moved]  # the listing shows what the till did
+        return figures
+
+    def till_moved(self, spots: list[tuple[str, int]], kind: str) -> None:
+        """A live sale or refund changed Shopbox's stock at these (SKU, location) spots."""
+        for sku, location in spots:
+            for branch, mapped in self._branch_locations.items():
+                if mapped == location and self._till_moved.get((branch, sku)) != "refund":
+                    self._till_moved[(branch, sku)] = kind
+
+    def _copy_trusted(self, place: Place, target: Decimal) -> bool:
+        """Is our copy of Shopbox's figure, equal to the target, good enough to skip the write?
+        Not after a refund: the till added the units back, and the target (Rackbeat's figure)
+        does not. Not for a target of 0 after a sale: the till may have gone below zero,
+        which the clamped target cannot tell apart from the 0 we last saw."""
+        moved = self._till_moved.get((place.branch, place.sku))
+        return not (moved == "refund" or (moved == "sale" and target == 0))
 
     def targets(
         self, event: StockObserved, *, counting: bool = True
@@ -260,6 +284,7 @@ class Pusher:
             place.branch, place.product, quantity, product_variance=place.variant
         )
         self._written_at[(place.branch, *place.ref)] = self._clock()
+        self._till_moved.pop((place.branch, place.sku), None)
         snapshot = self._snapshots.get(place.branch)
         if snapshot is not None:
             snapshot[1][place.ref] = quantity
@@ -350,7 +375,9 @@ class Pusher:
         self._counters["dead_letters"] += 1
         log.warning("stock record dead-lettered", key=key, reason=reason)
         failure = Failure(self._topics.stock, partition, offset, reason, attempts=1)
-        await write_dead_letter(self._broker, failure, key=key.encode(), value=raw, headers={})
+        await write_dead_letter(
+            self._broker, failure, key=key.encode(), value=raw, headers={}, kafka=self._kafka
+        )
 
 
 def _place(binding: Binding, branch: str) -> Place:

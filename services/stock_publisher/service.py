@@ -24,7 +24,7 @@ from domain.stock.pending import PendingSales, StockSpot
 from domain.stock.refresh import RefreshQueue
 from schemas.envelope import utcnow
 from schemas.orders import OrderSynced
-from schemas.sales import SaleLine
+from schemas.sales import SaleCompleted, SaleLine, SaleRefunded
 from schemas.stock import StockObserved
 from schemas.topics import Topics
 from services.clients.rackbeat import RackbeatClient
@@ -34,7 +34,7 @@ from services.common.logging import get_logger
 from services.common.periodic import every
 from services.common.settings import KafkaSettings, StockSettings, SyncSettings
 from services.common.views import CompactedView
-from services.stock_publisher.feeds import SalesFollower
+from services.stock_publisher.feeds import SaleEvent, SalesFollower
 from services.stock_publisher.ingest import Ingest
 from services.stock_publisher.push import Pusher
 from services.stock_publisher.reconcile import Reconciler
@@ -76,7 +76,9 @@ class StockPublisher:
             kafka, topics.orders_synced, OrderSynced, on_change=self._on_ledger
         )
         lookback = timedelta(hours=settings.sales_lookback_hours)
-        self.sales = SalesFollower(kafka, topics.sales, self.pending, lookback)
+        self.sales = SalesFollower(
+            kafka, topics.sales, self.pending, lookback, on_live_sale=self._on_live_sale
+        )
         self.pusher = Pusher(
             kafka,
             broker,
@@ -112,11 +114,20 @@ class StockPublisher:
         if self.ledger.caught_up:  # a live absorption: read the items again to settle them
             self._refresh(spots)
 
-    def _refresh(self, spots: list[StockSpot]) -> None:
+    def _on_live_sale(self, event: SaleEvent, spots: list[StockSpot]) -> None:
+        """The till moved Shopbox's stock. A refund added units back that Rackbeat's figure
+        does not have: read the items now so the push takes them off again within seconds."""
+        if isinstance(event, SaleRefunded):
+            self.pusher.till_moved(spots, "refund")
+            self._refresh(spots, reason="refund")
+        elif isinstance(event, SaleCompleted):
+            self.pusher.till_moved(spots, "sale")
+
+    def _refresh(self, spots: list[StockSpot], reason: str = "ledger") -> None:
         for sku, _location in spots:
             bound = self.bindings.by_sku(sku)
             if bound and bound.rackbeat_item_number:
-                self.ingest.ask(bound.rackbeat_item_number, force=True, reason="ledger")
+                self.ingest.ask(bound.rackbeat_item_number, force=True, reason=reason)
 
     # ---------------------------------------------------------------------------- start-up
 

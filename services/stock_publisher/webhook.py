@@ -10,7 +10,6 @@ back.
 from __future__ import annotations
 
 import hmac
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,18 +18,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from services.common.logging import get_logger
+from services.common.webhook_input import (
+    Rejected,
+    check_content_type,
+    identifier,
+    parse_json,
+    read_body,
+)
 
 log = get_logger(__name__)
 
 EVENT = "inventory.changed"
 TOKEN_HEADER = "Rackbeat-Webhook-Token"  # noqa: S105 - a header name
-
-
-class Rejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def check_token(given: str | None, accepted: Iterable[str]) -> None:
@@ -45,10 +44,7 @@ def check_token(given: str | None, accepted: Iterable[str]) -> None:
 
 def item_of(raw: bytes) -> str:
     """The item number an `inventory.changed` body is about."""
-    try:
-        body: Any = json.loads(raw)
-    except ValueError:
-        raise Rejected(400, "body is not valid JSON") from None
+    body: Any = parse_json(raw)
     if not isinstance(body, dict):
         raise Rejected(422, "body must be a JSON object")
     if body.get("event") != EVENT:
@@ -59,7 +55,7 @@ def item_of(raw: bytes) -> str:
         candidates.insert(0, body.get("key"))
     for value in candidates:
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()
+            return identifier(str(value).strip(), "item number")
     raise Rejected(422, "no item number in key (key_name 'number') or data.item_number")
 
 
@@ -78,7 +74,8 @@ def webhook_endpoint(
             return JSONResponse({"ignored": "stock sync is off (SYNC_STOCK_ENABLED=false)"}, 202)
         try:
             check_token(request.headers.get(TOKEN_HEADER), accepted_tokens())
-            item = item_of(await request.body())
+            check_content_type(request)
+            item = item_of(await read_body(request))
         except Rejected as exc:
             counters["webhooks_rejected"] += 1
             log.warning("webhook rejected", status=exc.status, reason=exc.reason)

@@ -110,6 +110,24 @@ def test_a_service_that_is_down_or_not_ready_marks_its_direction_down_with_the_r
     assert views["items"].state == "ok"
 
 
+def test_an_upstream_outage_marks_the_direction_degraded_naming_the_upstream() -> None:
+    failing = "Rackbeat failing since 2026-12-02T15:00:00+00:00 (12 errors, last 500)"
+    checks = all_ready()
+    checks[1] = ServiceCheck(
+        name="order-writer",
+        url="u",
+        state="not ready",
+        reasons=[failing],
+        status={"upstream_failing": [failing]},
+    )
+    views = assemble(readings(services=checks), Limits(), NOW).directions
+    assert views["sales"].state == "degraded"
+    assert views["sales"].problems == [
+        f"order-writer degraded: {failing}; its records wait and are retried"
+    ]
+    assert "degraded" in render_page(assemble(readings(services=checks), Limits(), NOW), 5)
+
+
 def test_waiting_dead_letters_and_big_lag_need_attention_re_driven_ones_do_not() -> None:
     dlq = f"{NS}shopbox.sales.v1.dlq"
     lags = [

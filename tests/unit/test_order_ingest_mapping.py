@@ -12,6 +12,7 @@ from domain.sales.cursor import advance, initial_cursor
 from domain.sales.sweep import needs_republish
 from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, SalesPollCursor, sale_event_id
 from services.clients.shopbox import Basket
+from services.common.webhook_input import Rejected
 from services.order_ingest.webhook import ShopboxPush, parse_push
 
 
@@ -194,7 +195,9 @@ def test_push_parsing_takes_only_the_uid_and_says_what_is_wrong() -> None:
     assert parse_push(b'{"basket_uid": 7}', "basket.canceled") == ShopboxPush(
         event="basket.canceled", basket_uid="7"
     )
-    assert parse_push(b"not json", None) == "body is not JSON"
+    with pytest.raises(Rejected) as not_json:
+        parse_push(b"not json", None)
+    assert not_json.value.status == 400 and "not valid UTF-8 JSON" in not_json.value.reason
     assert "basket_uid" in str(parse_push(b'{"event": "basket.created"}', None))
     assert "event" in str(parse_push(b'{"event": "basket.exploded", "basket_uid": 1}', None))
     assert "basket_uid must be" in str(

@@ -12,9 +12,17 @@ from domain.stock.levels import target_quantity
 from domain.stock.pending import PendingSales
 from domain.stock.refresh import RefreshQueue
 from schemas.orders import OrderSynced, OrderSyncedPayload
-from schemas.sales import Sale, SaleCancelled, SaleCancelledPayload, SaleCompleted, SaleLine
+from schemas.sales import (
+    Sale,
+    SaleCancelled,
+    SaleCancelledPayload,
+    SaleCompleted,
+    SaleLine,
+    SaleRefunded,
+)
 from schemas.stock import StockLevel, StockObserved
-from services.stock_publisher.webhook import Rejected, check_token, item_of
+from services.common.webhook_input import Rejected
+from services.stock_publisher.webhook import check_token, item_of
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -135,6 +143,18 @@ def test_redelivered_sale_counts_once(pending: PendingSales) -> None:
     pending.on_sale(sale("b1", 2))
     assert pending.on_sale(sale("b1", 2)) == []
     assert pending.pending(("A", 1), at(1)) == Decimal(2)
+
+
+def test_a_refund_is_never_pending_so_it_never_inflates_stock(pending: PendingSales) -> None:
+    pending.on_sale(sale("b1", 2))
+    pending.on_ledger("b1", ledger("b1", 1))
+    completed = sale("r1", -2)
+    refund = SaleRefunded(event_id="r-1", occurred_at=T0, source="test", payload=completed.payload)
+    assert pending.on_sale(refund) == [("A", 1)]  # the spots whose Shopbox figure moved
+    assert pending.pending(("A", 1), at(2)) == Decimal(0)  # before its order exists...
+    pending.on_ledger("r1", ledger("r1", 3, outcome="refunded"))
+    assert pending.pending(("A", 1), at(5)) == Decimal(0)  # ...and after
+    assert pending.unseen_spots(refund.payload, cancelled=False) == []
 
 
 def test_draft_order_stays_pending(pending: PendingSales) -> None:

@@ -45,7 +45,9 @@ def stack() -> None:
     """As docs/deployment-reference.md: the simulators, the initial sync, then everything."""
     up("shopbox-sim", "rackbeat-sim")
     compose("run", "--rm", "order-writer", "python", "-m", "services.syncctl", "initial-sync")
-    up()
+    # Named, not all: under podman, compose recreates running containers it is asked about
+    # (even with --no-recreate), and the simulators keep the initial sync in memory only.
+    up("kafka", "topics", *APP_SERVICES)
 
 
 def test_the_image_runs_as_its_own_unprivileged_user() -> None:

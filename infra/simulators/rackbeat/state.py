@@ -81,7 +81,11 @@ class RackbeatState:
 
 
 def fresh_store(config: RackbeatConfig) -> Store:
-    store = Store(settings=StoreSettings(auto_book_adjustments=config.auto_book_adjustments))
+    settings = StoreSettings(
+        auto_book_adjustments=config.auto_book_adjustments,
+        order_line_shape=config.switch_values()["order_line_shape"],
+    )
+    store = Store(settings=settings)
     load_seed(store, DEFAULT_SEED)
     if config.seed:
         load_seed(store, config.seed)

@@ -58,6 +58,7 @@ PRODUCT_TEXT_FIELDS = ("name", "description", "barcode")
 @dataclass
 class StoreSettings:
     auto_book_adjustments: bool = True
+    order_line_shape: str = "swagger"  # the `order_line_shape` switch (README)
     vat_rate_domestic: Decimal = Decimal("0.25")
     currency: str = "DKK"
 

@@ -18,4 +18,35 @@ SWITCHES = (
             "Rackbeat-Webhook-Event header; its stock handler reads {item, item_type, type}"
         ),
     ),
+    Switch(
+        name="order_search",
+        choices=("any_text", "number_or_customer", "not_filterable", "ignored"),
+        evidence="number_or_customer",
+        strict="not_filterable",
+        legacy="any_text",
+        source=(
+            "the help centre: order search finds 'by order number or customer name'; an "
+            "integrator saw /orders answer 422 \"Property 'X' is not filterable\" beyond "
+            "number/created_at/updated_at"
+        ),
+    ),
+    Switch(
+        name="order_their_reference",
+        choices=("stored", "dropped"),
+        evidence="stored",
+        strict="dropped",
+        legacy="stored",
+        source="unknown (documented on customers only; one integrator's line is commented out)",
+    ),
+    Switch(
+        name="order_line_shape",
+        choices=("swagger", "swagger_text_lines", "flat"),
+        evidence="swagger",
+        strict="swagger_text_lines",
+        legacy="flat",
+        source=(
+            "the old swagger's LineVariation ({id, name} objects) and an integrator's reads of "
+            "child_id/child_type/vat_percentage; text lines (no item) per the help centre"
+        ),
+    ),
 )

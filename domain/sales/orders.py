@@ -21,7 +21,7 @@ from typing import Literal
 from schemas.items import Binding
 from schemas.money import CENTS, excl_vat, incl_vat
 from schemas.sales import Sale, SaleLine
-from services.clients.rackbeat import NewOrder, NewOrderLine, VariationPick
+from services.clients.rackbeat import NewOrder, NewOrderLine, VariationPick, heading_with_reference
 
 Kind = Literal["sale", "refund"]
 VatRounding = Literal["order", "line"]
@@ -78,7 +78,7 @@ def build_order(sale: Sale, kind: Kind, lookup: BindingLookup, rules: OrderRules
     return NewOrder(
         customer_id=rules.customer_number,
         lines=lines,
-        heading=heading,
+        heading=heading_with_reference(heading, order_reference(sale.basket_id)),
         their_reference=order_reference(sale.basket_id),
         currency=sale.currency,
         order_date=sale.created_at.date(),

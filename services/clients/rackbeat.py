@@ -10,14 +10,17 @@ Errors are the `ApiError` family from `services.clients.http`; a 422 carries its
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 
-from services.clients.http import ApiClient, ApiError, NotFound, RetryPolicy
+from services.clients.http import ApiClient, ApiError, NotFound, RetryPolicy, ValidationFailed
+from services.common.logging import get_logger
+
+_log = get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 ZERO = Decimal(0)
@@ -136,15 +139,39 @@ class OrderLineItem(RackbeatModel):
     name: str | None = None
 
 
+LooseDecimal = Annotated[Decimal, BeforeValidator(lambda v: ZERO if v is None else v)]
+"""A number a text line may leave null."""
+
+
+class OrderLineVariation(RackbeatModel):
+    """Loose on purpose: the old swagger has `variation_type`/`variation_option` as `{id, name}`
+    objects and both ids optional (docs/api-assumptions.md, R15)."""
+
+    variation_id: int | None = None
+    option_id: int | None = None
+    variation_type: Any = None
+    variation_option: Any = None
+
+
 class OrderLine(RackbeatModel):
+    """A text line has no `item`; real lines also carry the item number as `child_id`."""
+
     id: int | None = None
-    item: OrderLineItem
+    item: OrderLineItem | None = None
+    child_id: int | str | None = None
+    child_type: str | None = None
     name: str | None = None
-    quantity: Decimal
-    line_price: Decimal = ZERO
-    discount_percentage: Decimal = ZERO
+    quantity: LooseDecimal = ZERO
+    line_price: LooseDecimal = ZERO
+    discount_percentage: LooseDecimal = ZERO
     location: LocationRef | None = None
-    variations: list[LineVariation] = Field(default_factory=list)
+    variations: list[OrderLineVariation] = Field(default_factory=list)
+
+    @property
+    def item_number(self) -> str | None:
+        if self.item:
+            return self.item.number
+        return None if self.child_id is None else str(self.child_id)
 
 
 class OrderCustomer(RackbeatModel):
@@ -283,6 +310,30 @@ def to_json(value: Any) -> Any:
     return value
 
 
+LOOKUP_STRATEGIES = ("window", "search", "scan")
+"""How `find_orders_by_reference` asks for candidates, in order of preference: a bounded
+`created_at_from` window (a filter one integrator confirmed), the `search` filter (documented
+only as "order number or customer name"), then every order. A 422 moves to the next one."""
+
+DEFAULT_LOOKUP_WINDOW = timedelta(days=31)
+
+
+def heading_with_reference(text: str, reference: str) -> str:
+    """A heading that carries `reference`: the heading is confirmed to survive a create, while
+    `their_reference` on orders is not (docs/api-assumptions.md, R15)."""
+    return f"{text} [{reference}]"
+
+
+def carries_reference(order: Order, reference: str) -> bool:
+    heading = order.heading or ""
+    return reference in (heading, order.their_reference) or f"[{reference}]" in heading
+
+
+def rejected_fields(exc: ValidationError) -> list[str]:
+    """`field.path: what was wrong` for each error, without the values (they may be personal)."""
+    return [".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors()]
+
+
 class RackbeatClient(ApiClient):
     api_name = "Rackbeat"
 
@@ -309,6 +360,9 @@ class RackbeatClient(ApiClient):
             retry=retry,
         )
         self.base_url = base_url
+        self.skipped_rows = 0
+        self.lookup_strategies = list(LOOKUP_STRATEGIES)
+        """Strategies still believed to work; one answered 422 is dropped for this process."""
 
     def __repr__(self) -> str:
         return f"RackbeatClient(base_url={self.base_url!r})"
@@ -373,7 +427,9 @@ class RackbeatClient(ApiClient):
             if not isinstance(rows, list):
                 raise ApiError(self.api_name, f"GET /{path}", None, f"answer has no '{key}' list")
             for raw in rows:
-                record = model.model_validate(raw)
+                record = self._row(model, raw, f"GET /{path}")
+                if record is None:
+                    continue
                 if identity is not None:
                     ident = identity(record)
                     if ident in seen:
@@ -383,6 +439,21 @@ class RackbeatClient(ApiClient):
             if not rows or page >= int(body.get("pages", page)):
                 return
             page += 1
+
+    def _row(self, model: type[M], raw: Any, endpoint: str) -> M | None:
+        """One list row, or None (logged with the endpoint and fields) when it does not fit:
+        one odd row must not abort a walk (docs/api-assumptions.md, R15)."""
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            self.skipped_rows += 1
+            _log.warning(
+                "unreadable row skipped",
+                endpoint=endpoint,
+                fields=rejected_fields(exc),
+                expected=model.__name__,
+            )
+            return None
 
     # ---------------------------------------------------------------------------- account
 
@@ -600,17 +671,45 @@ class RackbeatClient(ApiClient):
             idempotent=False,
         )
 
-    async def find_orders_by_reference(self, reference: str) -> list[Order]:
-        """Orders whose `heading` or `their_reference` equals `reference` exactly.
+    async def find_orders_by_reference(
+        self, reference: str, *, created_after: datetime | None = None
+    ) -> list[Order]:
+        """Orders that carry `reference` (in the heading or `their_reference`), matched here.
 
-        Uses the documented `search` filter and checks equality here, because `search` also
-        matches substrings (and `heading=` filtering is not confirmed on the real API).
+        No server filter is trusted to match: candidates come from the first strategy of
+        `lookup_strategies` that works (a 422 "not filterable" drops it and tries the next,
+        never failing the sale); `created_after` bounds the window (default 31 days back).
         """
-        return [
-            order
-            async for order in self.iter_orders(search=reference)
-            if reference in (order.heading, order.their_reference)
-        ]
+        while self.lookup_strategies:
+            strategy = self.lookup_strategies[0]
+            try:
+                return [
+                    order
+                    async for order in self._candidates(strategy, reference, created_after)
+                    if carries_reference(order, reference)
+                ]
+            except ValidationFailed as exc:
+                if len(self.lookup_strategies) == 1:  # not the sale's fault: no dead letter
+                    raise ApiError(
+                        self.api_name, "GET /orders", exc.status, f"no order lookup works: {exc}"
+                    ) from exc
+                self.lookup_strategies.pop(0)
+                self.log_strategy_dropped(strategy, str(exc))
+        raise ApiError(self.api_name, "GET /orders", None, "no order lookup strategy works")
+
+    def _candidates(
+        self, strategy: str, reference: str, created_after: datetime | None
+    ) -> AsyncIterator[Order]:
+        if strategy == "search":
+            return self.iter_orders(search=reference)
+        params: dict[str, Any] = {}
+        if strategy == "window":
+            since = created_after or datetime.now(UTC) - DEFAULT_LOOKUP_WINDOW
+            params["created_at_from"] = _rackbeat_time(since)
+        return self._pages("orders", "orders", Order, params=params, identity=lambda o: o.number)
+
+    def log_strategy_dropped(self, strategy: str, reason: str) -> None:
+        _log.warning("order lookup strategy refused; next one", strategy=strategy, reason=reason)
 
     # ---------------------------------------------------------------------------- webhooks
 
@@ -633,10 +732,15 @@ class RackbeatClient(ApiClient):
 
 def _item_filters(updated_since: datetime | None, search: str | None) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    if updated_since is not None:  # Rackbeat's filter format; aware times are sent as UTC
-        if updated_since.tzinfo is not None:
-            updated_since = updated_since.astimezone(UTC)
-        params["updated_at_from"] = updated_since.strftime("%Y-%m-%d %H:%M:%S")
+    if updated_since is not None:
+        params["updated_at_from"] = _rackbeat_time(updated_since)
     if search:
         params["search"] = search
     return params
+
+
+def _rackbeat_time(moment: datetime) -> str:
+    """Rackbeat's filter format; aware times are sent as UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from schemas.money import kroner_to_ore, ore_to_kroner
 from services.clients.http import ApiClient, RetryPolicy
@@ -117,6 +117,16 @@ class Basket(_Read):
         default_factory=list, validation_alias=AliasChoices("basket_items", "sales")
     )
     payments: list[Payment] = []
+    lines_listed: bool = True
+    """False when the row had no lines key at all (list rows may carry lines only on the
+    detail record; docs/api-assumptions.md S10): the lines must be fetched singly."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _note_missing_lines(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "basket_items" not in data and "sales" not in data:
+            return {**data, "lines_listed": False}
+        return data
 
     @property
     def created_at(self) -> datetime:
@@ -189,6 +199,7 @@ class ShopboxClient(ApiClient):
             timeout_s=timeout_s,
             retry=retry or RetryPolicy(),
         )
+        self._register_branches: dict[str, str] = {}
 
     async def __aenter__(self) -> ShopboxClient:
         return self
@@ -314,7 +325,26 @@ class ShopboxClient(ApiClient):
                 return
             if basket.uid not in seen:
                 seen.add(basket.uid)
-                yield basket
+                yield await self._completed(basket)
 
     async def get_basket(self, uid: str) -> Basket:
-        return Basket.model_validate(await self._request("GET", f"baskets/{uid}"))
+        basket = Basket.model_validate(await self._request("GET", f"baskets/{uid}"))
+        return await self._completed(basket)
+
+    async def _completed(self, basket: Basket) -> Basket:
+        """The basket with its lines (fetched singly when the list row had none) and its branch
+        (from the register's branch when the basket names none; docs/api-assumptions.md S10)."""
+        if not basket.lines_listed:
+            basket = Basket.model_validate(await self._request("GET", f"baskets/{basket.uid}"))
+        if basket.branch or not basket.cash_register:
+            return basket
+        branch = await self._branch_of_register(basket.cash_register)
+        return basket.model_copy(update={"branch": branch}) if branch else basket
+
+    async def _branch_of_register(self, register: str) -> str | None:
+        if register not in self._register_branches:
+            for branch in await self.branches():
+                detail = branch if branch.cash_registers else await self.get_branch(branch.uid)
+                for known in detail.cash_registers:
+                    self._register_branches[known.uid] = branch.uid
+        return self._register_branches.get(register)

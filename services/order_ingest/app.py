@@ -60,6 +60,7 @@ def build() -> Service:
         return {
             "published": publisher.published,
             "skipped_recent_duplicates": publisher.skipped,
+            "unusable_baskets_dead_lettered": publisher.dead_lettered,
             "polls": poller.polls,
             "cursor": cursor,
             "sweeps": sweeper.sweeps,

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
 
-from domain.sales.baskets import SalesEvent, sale_events
+from domain.sales.baskets import SalesEvent, UnusableBasket, sale_events
 from domain.sales.cursor import advance, before_start_point, initial_cursor
 from domain.sales.sweep import needs_republish
 from schemas.orders import OrderSynced
 from schemas.sales import POLL_CURSOR_KEY, SalesPollCursor, SalesPollCursorMoved
 from services.clients.shopbox import Basket, ShopboxClient
+from services.common.dead_letters import Failure, write_dead_letter
 from services.common.kafka import publish_event
 from services.common.logging import get_logger
 from services.common.periodic import every
@@ -40,7 +41,9 @@ class SalesPublisher:
     remember: int = 50_000
     published: int = 0
     skipped: int = 0
+    dead_lettered: int = 0
     _recent: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    _unusable: set[str] = field(default_factory=set)
 
     async def publish_basket(
         self, basket: Basket, *, source: str, force: bool = False
@@ -56,6 +59,33 @@ class SalesPublisher:
             self.published += 1
             sent.append(event)
         return sent
+
+    async def publish_or_dead_letter(
+        self, basket: Basket, *, source: str, force: bool = False
+    ) -> list[SalesEvent]:
+        """As `publish_basket`, but an unusable basket goes to the dead letters with its reason
+        (once per process) instead of stopping the poll or the sweep that met it."""
+        try:
+            return await self.publish_basket(basket, source=source, force=force)
+        except UnusableBasket as exc:
+            if basket.uid not in self._unusable:
+                await self._dead_letter(basket, f"unusable basket {basket.uid}: {exc}", source)
+            return []
+
+    async def _dead_letter(self, basket: Basket, reason: str, source: str) -> None:
+        # No consumed record behind it: partition/offset -1, and the value is the basket as
+        # read, so support sees what Shopbox sent.
+        failure = Failure(self.topic, -1, -1, reason, attempts=1)
+        await write_dead_letter(
+            self.broker,
+            failure,
+            key=basket.uid.encode(),
+            value=basket.model_dump_json().encode(),
+            headers={"x-dlq-source": source},
+        )
+        self._unusable.add(basket.uid)
+        self.dead_lettered += 1
+        log.warning("unusable basket dead-lettered", basket=basket.uid, reason=reason)
 
     def _remember(self, event_id: str) -> None:
         self._recent[event_id] = None
@@ -131,7 +161,7 @@ class Poller:
         listed = [b async for b in self.client.iter_baskets(since=cursor.creation_time)]
         new, moved = advance(cursor, listed)
         for basket in new:
-            await self.publisher.publish_basket(basket, source="order-ingest/poll")
+            await self.publisher.publish_or_dead_letter(basket, source="order-ingest/poll")
         if moved != cursor:
             await self.cursors.save(moved, source="order-ingest/poll")
         self.polls += 1
@@ -177,8 +207,10 @@ class Sweeper:
             synced = self.ledger.get(basket.uid)
             outcome = synced.payload.outcome if synced else None
             if needs_republish(basket, outcome, self.dead_letters.get(basket.uid) is not None):
-                await self.publisher.publish_basket(basket, source="order-ingest/sweep", force=True)
-                count += 1
+                sent = await self.publisher.publish_or_dead_letter(
+                    basket, source="order-ingest/sweep", force=True
+                )
+                count += bool(sent)
         self.sweeps += 1
         self.republished += count
         return count

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from domain.bindings import BindingTable, binding_for
@@ -44,7 +45,9 @@ class RackbeatOrders(Protocol):
         self, order: NewOrder, *, book: bool, suppress_webhooks: bool = ...
     ) -> Order: ...
 
-    async def find_orders_by_reference(self, reference: str) -> list[Order]: ...
+    async def find_orders_by_reference(
+        self, reference: str, *, created_after: datetime | None = None
+    ) -> list[Order]: ...
 
     async def get_order(self, number: int) -> Order: ...
 
@@ -112,7 +115,8 @@ class OrderWriter:
             self.counters.skipped_by_ledger += 1
             return
         reference = order_reference(sale.basket_id)
-        existing = await self._find(reference)
+        # The order cannot predate its sale; a day's margin covers clocks and time zones.
+        existing = await self._find(reference, sale.created_at - timedelta(days=1))
         if existing is not None:
             outcome: OrderOutcome = "cancelled" if existing.is_cancelled else "found_existing"
             self.counters.found_existing += 1
@@ -158,8 +162,8 @@ class OrderWriter:
                 return current
             raise
 
-    async def _find(self, reference: str) -> Order | None:
-        found = await self.rackbeat.find_orders_by_reference(reference)
+    async def _find(self, reference: str, created_after: datetime | None = None) -> Order | None:
+        found = await self.rackbeat.find_orders_by_reference(reference, created_after=created_after)
         if len(found) > 1:
             log.error(
                 "several Rackbeat orders carry one Shopbox reference",

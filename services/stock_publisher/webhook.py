@@ -5,6 +5,12 @@ Rackbeat signs nothing; it sends the token it returned when the webhook was crea
 bad request gets a 4xx with the reason and publishes nothing. A good one only queues a read of
 the item: the body carries no quantity we could trust, so the absolute figure is always read
 back.
+
+Real deliveries carry the event only in the `Rackbeat-Webhook-Event` header and a body of just
+`{"key_name": "number", "key": "..."}` (docs/api-assumptions.md, W1), so the event is read from
+the header, then from a body `event`; neither means the event this URL was registered for. The
+item number comes from `key` (key_name "number" or absent), `item` (the stock body one
+integrator's handler reads), or `data.item_number` / `data.number` (the documented example).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ log = get_logger(__name__)
 
 EVENT = "inventory.changed"
 TOKEN_HEADER = "Rackbeat-Webhook-Token"  # noqa: S105 - a header name
+EVENT_HEADER = "Rackbeat-Webhook-Event"
 
 
 def check_token(given: str | None, accepted: Iterable[str]) -> None:
@@ -42,21 +49,22 @@ def check_token(given: str | None, accepted: Iterable[str]) -> None:
         raise Rejected(401, f"{TOKEN_HEADER} does not match the registered webhook")
 
 
-def item_of(raw: bytes) -> str:
-    """The item number an `inventory.changed` body is about."""
+def item_of(raw: bytes, header_event: str | None = None) -> str:
+    """The item number an `inventory.changed` delivery is about."""
     body: Any = parse_json(raw)
     if not isinstance(body, dict):
         raise Rejected(422, "body must be a JSON object")
-    if body.get("event") != EVENT:
-        raise Rejected(422, f"unsupported event {body.get('event')!r}; only {EVENT} is handled")
+    event = header_event or body.get("event")
+    if event not in (None, EVENT):
+        raise Rejected(422, f"unsupported event {event!r}; only {EVENT} is handled")
     data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
-    candidates = [data.get("item_number"), data.get("number")]
+    candidates = [body.get("item"), data.get("item_number"), data.get("number")]
     if body.get("key_name") in (None, "number"):
         candidates.insert(0, body.get("key"))
     for value in candidates:
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
             return identifier(str(value).strip(), "item number")
-    raise Rejected(422, "no item number in key (key_name 'number') or data.item_number")
+    raise Rejected(422, "no item number in key (key_name 'number'), item or data.item_number")
 
 
 def webhook_endpoint(
@@ -75,7 +83,7 @@ def webhook_endpoint(
         try:
             check_token(request.headers.get(TOKEN_HEADER), accepted_tokens())
             check_content_type(request)
-            item = item_of(await read_body(request))
+            item = item_of(await read_body(request), request.headers.get(EVENT_HEADER))
         except Rejected as exc:
             counters["webhooks_rejected"] += 1
             log.warning("webhook rejected", status=exc.status, reason=exc.reason)

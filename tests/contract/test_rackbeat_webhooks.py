@@ -71,12 +71,37 @@ async def test_delivery_has_rackbeat_headers_and_body(
     assert hook.headers["rackbeat-webhook-event"] == "product.created"
     assert hook.headers["rackbeat-account-id"] == "1"
     assert hook.headers["user-agent"] == "Rackbeat Webhook"
-    assert hook.body["key"] == "NY-1"
-    assert hook.body["key_name"] == "number"
+    # Real deliveries: no event, no data in the body (docs/api-assumptions.md, W1).
+    assert hook.body == {"key_name": "number", "key": "NY-1"}
+
+
+@pytest.mark.rackbeat_switches(webhook_body="item_type")
+async def test_strict_stock_delivery_body_names_the_item_only(
+    rackbeat_sim: RackbeatSim, rackbeat_client: RackbeatClient, webhook_receiver: WebhookReceiver
+) -> None:
+    await rackbeat_sim.seed(KAFFE)
+    await subscribe(rackbeat_client, webhook_receiver, "inventory.changed")
+    await rackbeat_sim.stock("KAF-1", 1, quantity=3)
+    [hook] = await webhook_receiver.wait_for(1)
+    assert hook.headers["rackbeat-webhook-event"] == "inventory.changed"
+    assert hook.body == {"item": "KAF-1", "item_type": "product", "type": "stock"}
+
+
+@pytest.mark.rackbeat_switches(webhook_body="with_event")
+async def test_legacy_delivery_body_has_the_documented_event_and_data(
+    rackbeat_sim: RackbeatSim, rackbeat_client: RackbeatClient, webhook_receiver: WebhookReceiver
+) -> None:
+    await subscribe(rackbeat_client, webhook_receiver, "product.created")
+    await rackbeat_client.create_product(
+        NewProduct(number="NY-1", name="Ny", group=1, sales_price=Decimal(5))
+    )
+    [hook] = await webhook_receiver.wait_for(1)
+    assert (hook.body["key"], hook.body["key_name"]) == ("NY-1", "number")
     assert hook.body["event"] == "product.created"
     assert hook.body["data"]["number"] == "NY-1"
 
 
+@pytest.mark.rackbeat_switches(webhook_body="with_event")  # legacy: the documented body
 async def test_updates_carry_old_key_new_key_and_changed(
     rackbeat_sim: RackbeatSim, rackbeat_client: RackbeatClient, webhook_receiver: WebhookReceiver
 ) -> None:
@@ -162,6 +187,7 @@ async def test_suppress_webhooks_is_honoured(
     assert webhook_receiver.events() == ["inventory.changed"]
 
 
+@pytest.mark.rackbeat_switches(webhook_body="with_event")  # legacy: reads body data and cause
 async def test_order_flow_fires_order_and_inventory_events(
     rackbeat_sim: RackbeatSim, rackbeat_client: RackbeatClient, webhook_receiver: WebhookReceiver
 ) -> None:

@@ -161,10 +161,19 @@ def service_env(
     return {**env, **extra}
 
 
+def reference_of(order: Order) -> str:
+    """The Shopbox reference an order carries: `their_reference`, else the heading's `[...]`
+    (the strict simulator profile drops `their_reference`)."""
+    if order.their_reference:
+        return order.their_reference
+    heading = order.heading or ""
+    return heading[heading.rfind("[") + 1 : -1] if heading.endswith("]") else ""
+
+
 def orders_by_reference(orders: dict[int, Order]) -> dict[str, list[Order]]:
     found: dict[str, list[Order]] = {}
     for order in orders.values():
-        found.setdefault(order.their_reference or "", []).append(order)
+        found.setdefault(reference_of(order), []).append(order)
     return found
 
 

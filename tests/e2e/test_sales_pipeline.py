@@ -118,6 +118,11 @@ async def writer_status(url: str) -> dict[str, Any]:
     return body
 
 
+# Both simulator profiles: under strict, /orders answers 422 to `search`, drops
+# `their_reference`, and Shopbox list rows carry neither lines nor branch.
+@pytest.mark.parametrize(
+    ("shopbox_sim", "rackbeat_sim"), [("evidence", "evidence"), ("strict", "strict")], indirect=True
+)
 async def test_lossy_webhooks_a_rebalance_a_sigkill_and_a_replay_leave_exactly_one_order_per_sale(
     kafka_bootstrap: str,
     kafka_admin: AIOKafkaAdminClient,

@@ -10,6 +10,7 @@ import asyncio
 import time
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -24,6 +25,8 @@ from tests.fixtures.shopbox_sim import ShopboxSim
 ADJUSTMENTS = 600
 
 
+# Both profiles: the evidence delivery body {key_name, key} and the strict {item, ...} one.
+@pytest.mark.parametrize("rackbeat_sim", ["evidence", "strict"], indirect=True)
 async def test_converges_with_dropped_webhooks_and_coalesces_writes(
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -127,9 +128,11 @@ class FakeRackbeatOrders:
             raise LostAnswer
         return created
 
-    async def find_orders_by_reference(self, reference: str) -> list[rb.Order]:
+    async def find_orders_by_reference(
+        self, reference: str, *, created_after: datetime | None = None
+    ) -> list[rb.Order]:
         self._count("find_orders_by_reference")
-        return [o for o in self.orders.values() if reference in (o.heading, o.their_reference)]
+        return [o for o in self.orders.values() if rb.carries_reference(o, reference)]
 
     async def get_order(self, number: int) -> rb.Order:
         self._count("get_order")

@@ -68,7 +68,7 @@ def test_lines_are_mapped_by_binding_with_net_prices_customer_and_reference() ->
     )
     assert order.customer_id == 7
     assert order.their_reference == order_reference("900001") == "shopbox-basket-900001"
-    assert order.heading == "Shopbox sale 900001"
+    assert order.heading == "Shopbox sale 900001 [shopbox-basket-900001]"
     assert order.order_date.isoformat() == "2025-03-04"  # type: ignore[union-attr]
     first, second = order.lines
     assert (first.item_id, first.quantity) == ("KAF-1", Decimal(2))

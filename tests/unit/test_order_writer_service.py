@@ -101,7 +101,7 @@ async def test_a_sale_becomes_one_booked_order_recorded_on_the_ledger() -> None:
     world = World()
     await world.writer.handle(completed("900001"))
     (order,) = world.rackbeat.orders.values()
-    assert order.is_booked and order.lines[0].item.number == "KAF-1"
+    assert order.is_booked and order.lines[0].item_number == "KAF-1"
     assert order.lines[0].quantity == 2
     assert world.outcomes() == ["created"]
     assert world.recorded[0].payload.rackbeat_order_number == str(order.number)

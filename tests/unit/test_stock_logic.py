@@ -296,3 +296,15 @@ def test_item_of_body_shapes() -> None:
         with pytest.raises(Rejected) as info:
             item_of(body)
         assert info.value.status == status
+
+
+def test_item_of_real_delivery_shapes_take_the_event_from_the_header() -> None:
+    # What real deliveries carry (docs/api-assumptions.md, W1): no event in the body.
+    assert item_of(b'{"key_name":"number","key":"1021"}', "inventory.changed") == "1021"
+    assert item_of(b'{"key_name":"number","key":"1021"}') == "1021"
+    assert item_of(b'{"item":"K-2","item_type":"product","type":"stock"}', "inventory.changed") == (
+        "K-2"
+    )
+    with pytest.raises(Rejected) as info:
+        item_of(b'{"key_name":"number","key":"1021"}', "order.created")
+    assert (info.value.status, "unsupported event" in info.value.reason) == (422, True)

@@ -184,10 +184,29 @@ def filtered_products(call: Call) -> list[Product]:
     return _sorted(call, rows, "number", {"number", "name", "id", "updated_at", "created_at"})
 
 
+def _created_window(call: Call) -> tuple[datetime | None, datetime | None]:
+    start, end = call.query("created_at_from"), call.query("created_at_to")
+    return (
+        timestamp(start, "created_at_from") if start else None,
+        timestamp(end, "created_at_to") if end else None,
+    )
+
+
+def _order_search(call: Call) -> str:
+    """The `search` filter as the `order_search` switch has it (see the README)."""
+    search = (call.query("search") or "").lower()
+    mode = call.state.switches["order_search"]
+    if search and mode == "not_filterable":
+        raise invalid("search", "Property 'search' is not filterable")
+    return "" if mode == "ignored" else search
+
+
 def filtered_orders(call: Call) -> list[Order]:
     window = _updated_window(call)
+    created = _created_window(call)
     flags = {name: _bool_filter(call, name) for name in ("is_booked", "is_shipped", "is_cancelled")}
-    search = (call.query("search") or "").lower()
+    search = _order_search(call)
+    narrow = call.state.switches["order_search"] == "number_or_customer"
     heading = call.query("heading")
     exact = call.query("simple_filter[number]")
     customer = call.query("customer_number")
@@ -200,8 +219,9 @@ def filtered_orders(call: Call) -> list[Order]:
         order
         for order in call.store.orders.values()
         if _in_window(order.updated_at, window)
+        and _in_window(order.created_at, created)
         and all(want is None or getattr(order, name) == want for name, want in flags.items())
-        and (not search or _order_matches(order, search))
+        and (not search or _order_matches(call, order, search, narrow=narrow))
         and (heading is None or order.heading == heading)
         and (exact is None or str(order.number) == exact)
         and (customer is None or str(order.customer_number) == customer)
@@ -210,8 +230,13 @@ def filtered_orders(call: Call) -> list[Order]:
     return _sorted(call, rows, "number", {"number", "updated_at", "created_at"})
 
 
-def _order_matches(order: Order, needle: str) -> bool:
-    haystack = (str(order.number), order.heading, order.their_reference, order.our_reference)
+def _order_matches(call: Call, order: Order, needle: str, *, narrow: bool) -> bool:
+    haystack: tuple[str | None, ...]
+    if narrow:
+        customer = call.store.customers.get(order.customer_number)
+        haystack = (str(order.number), customer.company_name if customer else None)
+    else:
+        haystack = (str(order.number), order.heading, order.their_reference, order.our_reference)
     return any(needle in value.lower() for value in haystack if value)
 
 
@@ -362,13 +387,20 @@ def get_order(call: Call) -> Response:
     return single("order", p.order_json(call.store, order, call.base))
 
 
+def _order_body(call: Call) -> dict[str, Any]:
+    """The create body as the `order_their_reference` switch lets it through."""
+    if call.state.switches["order_their_reference"] == "dropped":
+        return {k: v for k, v in call.body.items() if k != "their_reference"}
+    return call.body
+
+
 def create_booked_order(call: Call) -> Response:
-    order = call.store.create_order(call.body, booked=True)
+    order = call.store.create_order(_order_body(call), booked=True)
     return single("order", p.order_json(call.store, order, call.base), 201)
 
 
 def create_draft_order(call: Call) -> Response:
-    order = call.store.create_order(call.body, booked=False)
+    order = call.store.create_order(_order_body(call), booked=False)
     return single("order", p.order_json(call.store, order, call.base), 201)
 
 

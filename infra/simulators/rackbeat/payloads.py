@@ -205,6 +205,37 @@ def variation_matrix_json(store: Store, product: Product, location: int | None) 
 
 
 def order_line_json(store: Store, line: OrderLine) -> Json:
+    body = flat_line_json(store, line)
+    if store.settings.order_line_shape == "flat":
+        return body
+    body |= {"child_id": line.item_number, "child_type": "product", "vat_percentage": 25}
+    body["variations"] = [
+        {
+            **pick,
+            "variation_type": {"id": pick.get("type_id"), "name": pick["variation_type"]},
+            "variation_option": {"id": pick["option_id"], "name": pick["variation_option"]},
+        }
+        for pick in body["variations"]
+    ]
+    return body
+
+
+def text_line_json() -> Json:
+    """A text line: no item (strict `order_line_shape`)."""
+    return {
+        "id": None,
+        "item_id": None,
+        "item": None,
+        "child_id": None,
+        "child_type": None,
+        "name": "Tekst fra butikken",
+        "quantity": None,
+        "line_price": None,
+        "variations": [],
+    }
+
+
+def flat_line_json(store: Store, line: OrderLine) -> Json:
     product = store.products.get(line.item_number)
     location = store.locations.get(line.location_number)
     picks = line_variations(store, product, line.option_ids)
@@ -270,7 +301,8 @@ def order_json(store: Store, order: Order, base: str) -> Json:
         "total_vat": num(vat),
         "total_total": num(total),
         "note": order.note,
-        "lines": [order_line_json(store, line) for line in order.lines],
+        "lines": [order_line_json(store, line) for line in order.lines]
+        + ([text_line_json()] if store.settings.order_line_shape == "swagger_text_lines" else []),
         "field_values": [{"field_id": k, "value": v} for k, v in order.custom_fields.items()],
         "created_at": ts(order.created_at),
         "updated_at": ts(order.updated_at),

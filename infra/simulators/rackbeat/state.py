@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 from infra.simulators.common import Faults, SimulatorState, WebhookDispatcher
 from infra.simulators.rackbeat.seed import DEFAULT_SEED, load_seed
 from infra.simulators.rackbeat.store import Store, StoreSettings
+from infra.simulators.rackbeat.switches import PREFIX, SWITCHES
 from infra.simulators.rackbeat.webhooks import DEFAULT_EVENTS, WebhookBus
+from infra.simulators.switches import resolve
 
 DEV_TOKEN = "rackbeat-sim-dev-token"  # noqa: S105 - a documented token for the local simulator
 """Accepted when neither `--token` nor RACKBEAT_SIM_TOKEN is given."""
@@ -35,6 +37,11 @@ class RackbeatConfig(BaseModel):
     seed: dict[str, Any] | None = None
     webhook_max_attempts: int = Field(6, ge=1)
     webhook_base_backoff_s: float = Field(0.2, ge=0)
+    profile: str | None = Field(None, description="evidence | strict | legacy; else from env")
+    switches: dict[str, str] = Field(default_factory=dict, description="per-switch overrides")
+
+    def switch_values(self) -> dict[str, str]:
+        return resolve(SWITCHES, PREFIX, self.profile, self.switches)
 
     def default_faults(self) -> Faults:
         return self.faults.model_copy()
@@ -49,16 +56,20 @@ class RackbeatState:
     sim: SimulatorState = field(default_factory=SimulatorState)
     store: Store = field(default_factory=Store)
     bus: WebhookBus = field(init=False)
+    switches: dict[str, str] = field(init=False)
     fail_next: list[int] = field(default_factory=list)
     """Statuses for the next API calls, one each (deterministic 5xx for retry tests)."""
 
     def __post_init__(self) -> None:
+        self.switches = self.config.switch_values()
         dispatcher = WebhookDispatcher(
             self.sim,
             max_attempts=self.config.webhook_max_attempts,
             base_backoff_s=self.config.webhook_base_backoff_s,
         )
-        self.bus = WebhookBus(dispatcher, self.config.account_id, self.config.events)
+        self.bus = WebhookBus(
+            dispatcher, self.config.account_id, self.config.events, self.switches["webhook_body"]
+        )
         self.sim.set_faults(self.config.default_faults())
         self.store = fresh_store(self.config)
 
@@ -70,7 +81,11 @@ class RackbeatState:
 
 
 def fresh_store(config: RackbeatConfig) -> Store:
-    store = Store(settings=StoreSettings(auto_book_adjustments=config.auto_book_adjustments))
+    settings = StoreSettings(
+        auto_book_adjustments=config.auto_book_adjustments,
+        order_line_shape=config.switch_values()["order_line_shape"],
+    )
+    store = Store(settings=settings)
     load_seed(store, DEFAULT_SEED)
     if config.seed:
         load_seed(store, config.seed)

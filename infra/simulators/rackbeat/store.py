@@ -59,6 +59,7 @@ PRODUCT_TEXT_FIELDS = ("name", "description", "barcode")
 @dataclass
 class StoreSettings:
     auto_book_adjustments: bool = True
+    order_line_shape: str = "swagger"  # the `order_line_shape` switch (README)
     vat_rate_domestic: Decimal = Decimal("0.25")
     # How VAT is rounded ("order" or "line", see `records.order_totals`): unknown for the real
     # Rackbeat, so a switch that tests run both ways.

@@ -2,8 +2,11 @@
 
 Delivery goes through the shared `WebhookDispatcher` (retries with backoff, drop/duplicate/
 reorder faults) with Rackbeat's headers: `Rackbeat-Webhook-Token`, `Rackbeat-Webhook-Event`,
-`Rackbeat-Account-Id`, `User-Agent: Rackbeat Webhook`. Body `{key, key_name, event, data}`, plus
-`old_key, new_key, changed` on `*.updated` events.
+`Rackbeat-Account-Id`, `User-Agent: Rackbeat Webhook`. The body follows the `webhook_body` switch:
+`key_only` `{key_name, key}` (what real deliveries carry), `item_type` (`inventory.changed` as
+`{item, item_type: "product", type: "stock"}`, other events as `key_only`), or `with_event`
+`{key, key_name, event, data}` plus `old_key, new_key, changed` on `*.updated` events (the
+documented example the simulator used to follow).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class WebhookBus:
     dispatcher: WebhookDispatcher
     account_id: int
     events: tuple[str, ...] = DEFAULT_EVENTS
+    body_shape: str = "key_only"
     hooks: dict[int, Webhook] = field(default_factory=dict)
     fired: Counter[str] = field(default_factory=Counter)
     suppressed: Counter[str] = field(default_factory=Counter)
@@ -123,6 +127,19 @@ class WebhookBus:
                     self.dispatcher.submit(self._delivery(hook, event))
 
     def _delivery(self, hook: Webhook, event: Event) -> Delivery:
+        headers = {
+            "Rackbeat-Webhook-Token": hook.token,
+            "Rackbeat-Webhook-Event": event.name,
+            "Rackbeat-Account-Id": str(self.account_id),
+            "User-Agent": "Rackbeat Webhook",
+        }
+        return Delivery(hook.url, headers, self._body(event))
+
+    def _body(self, event: Event) -> dict[str, Any]:
+        if self.body_shape == "item_type" and event.name == "inventory.changed":
+            return {"item": event.key, "item_type": "product", "type": "stock"}
+        if self.body_shape != "with_event":
+            return {"key_name": event.key_name, "key": event.key}
         body: dict[str, Any] = {
             "key": event.key,
             "key_name": event.key_name,
@@ -135,13 +152,7 @@ class WebhookBus:
                 "new_key": event.new_key,
                 "changed": list(event.changed),
             }
-        headers = {
-            "Rackbeat-Webhook-Token": hook.token,
-            "Rackbeat-Webhook-Event": event.name,
-            "Rackbeat-Account-Id": str(self.account_id),
-            "User-Agent": "Rackbeat Webhook",
-        }
-        return Delivery(hook.url, headers, body)
+        return body
 
     def stats(self) -> dict[str, Any]:
         d = self.dispatcher

@@ -23,7 +23,7 @@ from infra.simulators.common import FaultMiddleware, control_routes
 from infra.simulators.shopbox import payloads
 from infra.simulators.shopbox.bodies import BasketBody, InventoryBody, ProductBody, field_errors
 from infra.simulators.shopbox.control import shopbox_control_routes
-from infra.simulators.shopbox.shop import InvalidProblem, NotFoundProblem, Shop
+from infra.simulators.shopbox.shop import Basket, InvalidProblem, NotFoundProblem, Shop
 from infra.simulators.shopbox.state import ShopboxConfig, ShopboxState
 
 API = "/api/v3"
@@ -224,6 +224,16 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
         key = shop.set_stock(await parse(request, InventoryBody))
         return JSONResponse(payloads.inventory_row_json(shop, key))
 
+    def basket_view(shop: Shop, basket: Basket, *, listed: bool) -> dict[str, Any]:
+        """A basket as the switches say reads show it (branch, lines on list rows)."""
+        body = payloads.basket_json(shop, basket, lines_key=state.config.lines_key)
+        if state.switches["basket_branch"] == "absent":
+            body.pop("branch")
+            body.pop("branch0")
+        if listed and state.switches["basket_list_lines"] == "detail_only":
+            body.pop(state.config.lines_key)
+        return body
+
     async def list_baskets(request: Request) -> Response:
         """Newest first. `since`/`from` filter on creation_time, `updated_since` on updated_at."""
         shop = shop_of()
@@ -239,13 +249,13 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
             key=lambda b: (b.creation_time, b.uid),
             reverse=True,
         )
-        rows = [payloads.basket_json(shop, b, lines_key=state.config.lines_key) for b in baskets]
+        rows = [basket_view(shop, b, listed=True) for b in baskets]
         return listed(request, rows, ["per-page"])
 
     async def get_basket(request: Request) -> Response:
         shop = shop_of()
         basket = shop.basket(request.path_params["uid"])
-        return JSONResponse(payloads.basket_json(shop, basket, lines_key=state.config.lines_key))
+        return JSONResponse(basket_view(shop, basket, listed=False))
 
     async def create_basket(request: Request) -> Response:
         shop = shop_of()

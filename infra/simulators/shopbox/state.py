@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 from infra.simulators.common import Delivery, Faults, SimulatorState, WebhookDispatcher
 from infra.simulators.shopbox.shop import Basket, Shop
+from infra.simulators.shopbox.switches import PREFIX, SWITCHES
+from infra.simulators.switches import resolve
 
 DEMO_SHOP = Path(__file__).resolve().parent.parent / "fixtures" / "demo_shop.json"
 DEV_TOKEN = "shopbox-dev-token"  # noqa: S105 - documented local-only default, not a secret
@@ -43,6 +45,8 @@ class ShopboxConfig:
     lines_key: str = "basket_items"  # where basket lines are read back (A5 best guess)
     username: str = DEMO_USERNAME
     password: str = DEMO_PASSWORD
+    profile: str | None = None  # evidence | strict | legacy; else SHOPBOX_SIM_PROFILE
+    switches: dict[str, str] = field(default_factory=dict)  # per-switch overrides
 
 
 @dataclass
@@ -55,10 +59,12 @@ class ShopboxState(SimulatorState):
     webhook_url: str | None = None
     webhook_secret: str = DEV_HOOK_SECRET
     dispatcher: WebhookDispatcher | None = None
+    switches: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: ShopboxConfig) -> ShopboxState:
         state = cls(config=config, seed=load_fixture(config.seed))
+        state.switches = resolve(SWITCHES, PREFIX, config.profile, config.switches)
         state.set_faults(config.faults)
         state.dispatcher = WebhookDispatcher(state)
         state.reset()

@@ -224,6 +224,12 @@ class OrderWriterSettings(BaseSettings):
     free_text_item_number: str | None = Field(
         None, description="Rackbeat item for Shopbox lines without a product (e.g. shipping)"
     )
+    max_in_flight: int = Field(
+        200,
+        ge=1,
+        description="sales handled at once (one at a time per basket); when full, the writer "
+        "stops taking records and the backlog waits in Kafka",
+    )
 
 
 class StockSettings(BaseSettings):

@@ -92,6 +92,32 @@ def reliable_subscriber(
     **subscriber_options: Any,
 ) -> Any:
     """Subscribe `handler` with decode, bounded retry with backoff, and dead letters."""
+    return broker.subscriber(
+        topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_poll_interval_ms=max_poll_interval_ms(retry),
+        **subscriber_options,
+    )(reliable_handler(broker, topic, model=model, retry=retry, handler=handler))
+
+
+def max_poll_interval_ms(retry: RetrySettings) -> int:
+    """A handler waiting out an outage does not poll: without this the group would drop the
+    consumer after aiokafka's 5 minutes, and the record would be redelivered anyway."""
+    return int((retry.outage_budget_s + 2 * retry.max_backoff_s + 60) * 1000)
+
+
+def reliable_handler(
+    broker: KafkaBroker,
+    topic: str,
+    *,
+    model: type[T] | TypeAdapter[T],
+    retry: RetrySettings,
+    handler: Handler[T],
+) -> Callable[[KafkaMessage], Awaitable[None]]:
+    """Decode a record, run `handler` with bounded retry and backoff, and dead-letter it when
+    that fails. Raises only when the dead letter itself cannot be written."""
     adapter: TypeAdapter[T] = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
     dead_letters = dlq_name(topic)
 
@@ -115,16 +141,7 @@ def reliable_subscriber(
             log.warning("dead-lettering record", origin=origin, attempts=attempts, reason=str(exc))
             await _dead_letter(broker, dead_letters, msg, f"{type(exc).__name__}: {exc}", attempts)
 
-    return broker.subscriber(
-        topic,
-        group_id=group_id,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        # A handler waiting out an outage does not poll: without this the group would drop
-        # the consumer after aiokafka's 5 minutes, and the record would be redelivered anyway.
-        max_poll_interval_ms=int((retry.outage_budget_s + 2 * retry.max_backoff_s + 60) * 1000),
-        **subscriber_options,
-    )(consume)
+    return consume
 
 
 def retrying(retry: RetrySettings) -> AsyncRetrying:

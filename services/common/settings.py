@@ -234,6 +234,12 @@ class OrderWriterSettings(BaseSettings):
         description="how the Rackbeat account rounds VAT: once on the order's subtotal, or per "
         "line; the rounding line is computed the same way",
     )
+    max_in_flight: int = Field(
+        200,
+        ge=1,
+        description="sales handled at once (one at a time per basket); when full, the writer "
+        "stops taking records and the backlog waits in Kafka",
+    )
 
 
 class StockSettings(BaseSettings):

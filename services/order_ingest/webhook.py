@@ -42,8 +42,14 @@ class ShopboxPush(BaseModel):
     basket_uid: str
 
 
+# What a 503 asks the sender to wait before it retries: a publish or fetch that failed now is
+# worth trying again soon, and the poll and sweep catch the sale anyway.
+RETRY_AFTER_S = 5
+
+
 def refuse(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
 
 def parse_push(raw: bytes, action: str | None) -> ShopboxPush | str:

@@ -12,7 +12,11 @@ from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, sales_even
 from schemas.topics import Topics
 from services.clients.factory import rackbeat_client
 from services.common.bindings import BindingsView
-from services.common.kafka import make_broker, publish_event, reliable_subscriber
+from services.common.kafka import (
+    make_broker,
+    publish_event,
+    reliable_handler,
+)
 from services.common.metrics import SALE_TO_ORDER, seconds_since
 from services.common.runtime import Service
 from services.common.settings import (
@@ -24,6 +28,7 @@ from services.common.settings import (
     SyncSettings,
 )
 from services.common.views import CompactedView
+from services.order_writer.keyed import keyed_subscriber
 from services.order_writer.writer import OrderWriter
 
 NAME = "order-writer"
@@ -65,19 +70,24 @@ def build() -> Service:
     rules = rules_from(settings, SyncSettings(), ShopboxSettings(), rackbeat_settings)
     writer = OrderWriter(rackbeat, ledger, bindings, record, rules)
 
-    async def handle(event: SaleCompleted | SaleRefunded | SaleCancelled, _: KafkaMessage) -> None:
+    async def handle(
+        event: SaleCompleted | SaleRefunded | SaleCancelled, msg: KafkaMessage
+    ) -> None:
         skipped = writer.counters.skipped_by_ledger
-        await writer.handle(event)
+        await writer.handle(event, redelivered=dispatcher.redelivered(msg))
         if writer.counters.skipped_by_ledger == skipped:  # a duplicate adds no latency
             SALE_TO_ORDER.observe(seconds_since(event.occurred_at))
 
-    reliable_subscriber(
+    retry = RetrySettings()
+    dispatcher = keyed_subscriber(
         broker,
         topics.sales,
         group_id=settings.group_id or f"{kafka.topic_namespace}{NAME}",
-        model=sales_event_adapter,
-        retry=RetrySettings(),
-        handler=handle,
+        work=reliable_handler(
+            broker, topics.sales, model=sales_event_adapter, retry=retry, handler=handle
+        ),
+        retry=retry,
+        max_in_flight=settings.max_in_flight,
     )
 
     async def start_views() -> None:
@@ -96,6 +106,7 @@ def build() -> Service:
     def status() -> dict[str, Any]:
         return {
             "orders": vars(writer.counters),
+            "in_flight": dispatcher.in_flight,
             "ledger_keys": len(ledger),
             "bindings": len(bindings),
             "upstream_failing": [f for f in [rackbeat.health.failing()] if f],

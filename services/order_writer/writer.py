@@ -1,8 +1,11 @@
 """The order-writer's effect on Rackbeat, made idempotent: exactly one order per sale.
 
 For every event: consult the ledger (`orders.synced.v1`, plus what this process recorded a
-moment ago), then look the order up in Rackbeat by its reference, and only then write. The
-lookup is what makes a crash between the Rackbeat write and the ledger record harmless.
+moment ago), then, when an earlier attempt may have written (the record was redelivered, or this
+process tried it before), look the order up in Rackbeat by its reference, and only then write.
+The lookup is what makes a crash between the Rackbeat write and the ledger record harmless; a
+record seen for the first time needs none
+(docs/decisions/0012-look-the-order-up-before-creating-it.md).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class Counters:
     created: int = 0
     found_existing: int = 0
     skipped_by_ledger: int = 0
+    lookups: int = 0
+    lookups_skipped: int = 0
     cancelled: int = 0
     refunded: int = 0
 
@@ -88,41 +93,60 @@ class OrderWriter:
     rules: OrderRules
     counters: Counters = field(default_factory=Counters)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    _recorded: dict[str, OrderOutcome] = field(default_factory=dict)
+    # outcome and Rackbeat order number of what this process recorded (the ledger view may lag)
+    _recorded: dict[str, tuple[OrderOutcome, str | None]] = field(default_factory=dict)
+    _attempted: set[str] = field(default_factory=set)
 
-    async def handle(self, event: SalesEvent) -> None:
+    async def handle(self, event: SalesEvent, *, redelivered: bool = True) -> None:
+        """`redelivered`: the record may have been handled before (the consumer says so after a
+        restart or a rebalance); the default is the safe answer."""
         await self.ready.wait()
         await self.ledger.wait_caught_up()
         await self.bindings.wait_caught_up()
         try:
             if isinstance(event, SaleCancelled):
-                await self._cancel(event)
+                await self._cancel(event, redelivered)
             elif isinstance(event, SaleRefunded):
-                await self._create(event, event.payload, "refund")
+                await self._create(event, event.payload, "refund", redelivered)
             else:
-                await self._create(event, event.payload, "sale")
+                await self._create(event, event.payload, "sale", redelivered)
         except (Unmappable, ValidationFailed) as exc:
             raise Permanent(str(exc)) from exc
 
     def outcome(self, basket_id: str) -> OrderOutcome | None:
+        return self._settled(basket_id)[0]
+
+    def _settled(self, basket_id: str) -> tuple[OrderOutcome | None, str | None]:
         if basket_id in self._recorded:
             return self._recorded[basket_id]
         synced = self.ledger.get(basket_id)
-        return synced.payload.outcome if synced else None
+        if synced is None:
+            return None, None
+        return synced.payload.outcome, synced.payload.rackbeat_order_number
 
-    async def _create(self, event: SalesEvent, sale: Sale, kind: Kind) -> None:
+    def _in_doubt(self, basket_id: str, redelivered: bool) -> bool:
+        """An earlier attempt may have reached Rackbeat: the record was redelivered, or this
+        process tried it and has no outcome (a lost answer, a retry)."""
+        return redelivered or basket_id in self._attempted
+
+    async def _create(self, event: SalesEvent, sale: Sale, kind: Kind, redelivered: bool) -> None:
         if self.outcome(sale.basket_id) in SETTLED:
             self.counters.skipped_by_ledger += 1
             return
         reference = order_reference(sale.basket_id)
-        # The order cannot predate its sale; a day's margin covers clocks and time zones.
-        existing = await self._find(reference, sale.created_at - timedelta(days=1))
+        existing = None
+        if self._in_doubt(sale.basket_id, redelivered):
+            # The order cannot predate its sale; a day's margin covers clocks and time zones.
+            existing = await self._find(reference, sale.created_at - timedelta(days=1))
+        else:
+            self.counters.lookups_skipped += 1
         if existing is not None:
             outcome: OrderOutcome = "cancelled" if existing.is_cancelled else "found_existing"
             self.counters.found_existing += 1
             order = existing
         else:
             new = build_order(sale, kind, self._lookup, self.rules)
+            self._attempted.add(sale.basket_id)
             order = await self.rackbeat.create_order(
                 new, book=self.rules.book, suppress_webhooks=True
             )
@@ -135,13 +159,17 @@ class OrderWriter:
         location = location_for(sale.branch_id, self.rules)
         await self._record(event, sale.basket_id, order, outcome, reference, location)
 
-    async def _cancel(self, event: SaleCancelled) -> None:
+    async def _cancel(self, event: SaleCancelled, redelivered: bool) -> None:
         basket_id = event.payload.basket_id
         if self.outcome(basket_id) == "cancelled":
             self.counters.skipped_by_ledger += 1
             return
         reference = order_reference(basket_id)
-        order = await self._find(reference)
+        if self._in_doubt(basket_id, redelivered):
+            order = await self._find(reference)
+        else:
+            order = await self._known_order(basket_id)
+        self._attempted.add(basket_id)
         if order is not None and not order.is_cancelled:
             order = await self._cancel_order(order)
             log.info("order cancelled", basket=basket_id, order=order.number)
@@ -162,7 +190,17 @@ class OrderWriter:
                 return current
             raise
 
+    async def _known_order(self, basket_id: str) -> Order | None:
+        """The order the ledger names; none when the ledger has no record of the basket (every
+        write of this basket went through this process since the partition was assigned)."""
+        number = self._settled(basket_id)[1]
+        if number is None:
+            self.counters.lookups_skipped += 1
+            return None
+        return await self.rackbeat.get_order(int(number))
+
     async def _find(self, reference: str, created_after: datetime | None = None) -> Order | None:
+        self.counters.lookups += 1
         found = await self.rackbeat.find_orders_by_reference(reference, created_after=created_after)
         if len(found) > 1:
             log.error(
@@ -203,4 +241,5 @@ class OrderWriter:
             ),
         )
         await self.record(basket_id, synced)
-        self._recorded[basket_id] = outcome
+        self._recorded[basket_id] = (outcome, synced.payload.rackbeat_order_number)
+        self._attempted.discard(basket_id)

@@ -191,3 +191,31 @@ async def test_an_unbound_sku_waits_and_an_unmapped_branch_is_permanent() -> Non
     with pytest.raises(Permanent, match="99"):
         await world.writer.handle(elsewhere)
     assert world.rackbeat.orders == {}
+
+
+async def test_a_first_delivery_creates_with_one_call_and_no_lookup() -> None:
+    world = World()
+    for basket in ("900001", "900002", "900003"):
+        await world.writer.handle(completed(basket), redelivered=False)
+    assert world.rackbeat.calls == {"create_order": 3}
+    assert world.writer.counters.lookups_skipped == 3
+
+
+async def test_a_lost_answer_on_a_first_delivery_is_looked_up_on_the_retry() -> None:
+    world = World()
+    world.rackbeat.lose_next_answers = 1
+    with pytest.raises(LostAnswer):
+        await world.writer.handle(completed("900001"), redelivered=False)
+    await world.writer.handle(completed("900001"), redelivered=False)  # the in-process retry
+    assert len(world.rackbeat.orders) == 1
+    assert world.outcomes() == ["found_existing"]
+
+
+async def test_a_first_delivery_cancel_uses_the_ledgers_order_number_instead_of_a_search() -> None:
+    world = World()
+    await world.writer.handle(completed("900001"), redelivered=False)
+    await world.writer.handle(cancelled("900001"), redelivered=False)
+    (order,) = world.rackbeat.orders.values()
+    assert order.is_cancelled
+    assert "find_orders_by_reference" not in world.rackbeat.calls
+    assert world.outcomes() == ["created", "cancelled"]

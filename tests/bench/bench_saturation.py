@@ -1,0 +1,328 @@
+"""Saturation benchmark: offered sales/s stepping up, what the sales pipeline delivers at each.
+
+order-ingest and order-writer run as processes against the real broker; both simulators, the
+load generator (a till ringing up baskets, pushed to order-ingest by the simulator's webhook) and
+a reader of the ledger (`orders.synced.v1`) run in this process. Per step: the delivered rate
+(ledger records a second), p50/p99 from basket creation to its ledger record, the backlog at the
+start and end of the step, Rackbeat calls per sale (the writer's own, and every call the
+simulator answered), CPU and RSS per process. The floor (one POST to the Rackbeat simulator, one
+Kafka produce->consume round trip) is measured in the same run. Then the webhook edge alone:
+pushes for existing baskets straight at order-ingest, accepted/s and p99. Rate limits are off.
+`BENCH_RATES` / `BENCH_STEP_S` change the steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from infra.processes import SERVICES
+from infra.simulators.common import Faults, free_port, serve_in_loop
+from infra.simulators.rackbeat import RackbeatConfig
+from infra.simulators.rackbeat import create_app as rackbeat_app
+from infra.simulators.shopbox import DEMO_SHOP, ShopboxConfig
+from infra.simulators.shopbox import create_app as shopbox_app
+from infra.simulators.shopbox.control import SaleRequest, sale_body
+from schemas.topics import Topics, ensure_topics
+from tests.e2e.sales_harness import build_catalog, publish_bindings, sale_lines, service_env
+from tests.fixtures.services import RunningService
+
+RATES = [int(r) for r in os.environ.get("BENCH_RATES", "50,100,200,300,400").split(",")]
+STEP_S = float(os.environ.get("BENCH_STEP_S", "20"))
+DRAIN_S = 60.0
+SECRET = "bench-hook-secret"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class _Sim:
+    def __init__(self, api_url: str, token: str) -> None:
+        self.api_url, self.token = api_url, token
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1) if ordered else -1.0
+
+
+class Ledger:
+    """Reads `orders.synced.v1` and notes when each basket's record arrives."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.landed: dict[str, float] = {}
+        self.consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=5
+        )
+
+    async def run(self) -> None:
+        await self.consumer.start()
+        try:
+            while True:
+                batch = await self.consumer.getmany(timeout_ms=50)
+                now = time.perf_counter()
+                for records in batch.values():
+                    for record in records:
+                        basket = json.loads(record.value)["payload"]["basket_id"]
+                        self.landed.setdefault(basket, now)
+        finally:
+            await self.consumer.stop()
+
+
+async def floor_ms(bootstrap: str, rb_url: str, rb_token: str) -> dict[str, float]:
+    """The cost of the two hops every sale must make, measured now, on this machine."""
+    topic = f"bench-floor-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=5
+    )
+    await producer.start()
+    await consumer.start()
+    kafka: list[float] = []
+    http: list[float] = []
+    headers = {"Authorization": f"Bearer {rb_token}"}
+    order = {"customer_id": 1, "lines": []}  # refused (422) by the simulator: the round trip only
+    try:
+        async with httpx.AsyncClient(base_url=f"{rb_url}/api", headers=headers) as client:
+            for _ in range(30):
+                started = time.perf_counter()
+                await client.post("/orders", json=order)
+                http.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                await producer.send_and_wait(topic, b"x")
+                await consumer.getone()
+                kafka.append((time.perf_counter() - started) * 1000)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    rb_post, round_trip = statistics.median(http), statistics.median(kafka)
+    return {
+        "floor_rackbeat_post_ms": round(rb_post, 2),
+        "floor_kafka_round_trip_ms": round(round_trip, 2),
+        "floor_ms": round(rb_post + round_trip, 2),
+    }
+
+
+async def main() -> dict[str, float]:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    namespace = f"bench-{uuid.uuid4().hex[:8]}."
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await ensure_topics(admin, namespace, partitions=3)
+    finally:
+        await admin.close()
+    shop: dict[str, Any] = json.loads(DEMO_SHOP.read_text("utf-8"))
+    catalog = build_catalog(shop)
+    sb_token, rb_token = f"sb-{secrets.token_hex(6)}", f"rb-{secrets.token_hex(6)}"
+    sb, sb_state = shopbox_app(ShopboxConfig(tokens=(sb_token,), seed=shop))
+    rb, rb_state = rackbeat_app(
+        RackbeatConfig(tokens=[rb_token], faults=Faults(), seed=catalog.rackbeat_seed)
+    )
+    await publish_bindings(bootstrap, namespace, catalog.items)
+    async with serve_in_loop(sb) as sb_url, serve_in_loop(rb) as rb_url:
+        env = {
+            **os.environ,
+            **service_env(
+                namespace,
+                _Sim(f"{sb_url}/api/v3", sb_token),
+                _Sim(f"{rb_url}/api", rb_token),
+                SECRET,
+                KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+                RACKBEAT_REQUESTS_PER_MINUTE="1000000",
+                # The poll and the sweep list baskets: rarely, so the load is the webhook path.
+                ORDER_INGEST_POLL_INTERVAL_S="10",
+                ORDER_INGEST_SWEEP_INTERVAL_S="60",
+                LOG_FORMAT="json",
+                LOG_LEVEL="WARNING",
+            ),
+        }
+        logs = Path(tempfile.mkdtemp(prefix="bench-saturation-"))
+        running: dict[str, RunningService] = {}
+        for name in ("order-ingest", "order-writer"):
+            port = free_port()
+            process = next(p for p in SERVICES if p.name == name)
+            running[name] = RunningService(
+                process, port, {**env, "HTTP_PORT": str(port)}, logs / f"{name}.log"
+            )
+            running[name].start()
+        for service in running.values():
+            await service.wait_ready()
+        sb_state.webhook_url = f"{running['order-ingest'].url}/webhooks/shopbox"
+        sb_state.webhook_secret = SECRET
+        ledger = Ledger(bootstrap, Topics(namespace).orders_synced)
+        reader = asyncio.create_task(ledger.run())
+        try:
+            figures = await floor_ms(bootstrap, rb_url, rb_token)
+            figures |= await _steps(sb_state, rb_state, catalog, ledger, running)
+            figures |= await _edge(running["order-ingest"].url, list(ledger.landed))
+            return figures
+        finally:
+            reader.cancel()
+            for service in running.values():
+                service.terminate()
+
+
+def _pid(service: RunningService) -> int:
+    assert service.popen is not None, "started above"
+    return service.popen.pid
+
+
+def _api_calls(rb_state: Any) -> int:
+    return sum(n for route, n in rb_state.sim.requests.items() if " /api" in route)
+
+
+async def _status(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        body: dict[str, Any] = (await client.get(f"{url}/status")).json()
+    return body
+
+
+async def _writer_calls(url: str) -> int:
+    orders = (await _status(url))["orders"]
+    return int(orders["created"] + orders["lookups"] + orders["cancelled"])
+
+
+async def _steps(
+    sb_state: Any, rb_state: Any, catalog: Any, ledger: Ledger, running: dict[str, RunningService]
+) -> dict[str, float]:
+    rng = random.Random(7)
+    created: dict[str, float] = {}
+    figures: dict[str, float] = {}
+    pids = {name: _pid(s) for name, s in running.items()} | {"bench+sims": os.getpid()}
+    writer_url = running["order-writer"].url
+    step_uids: dict[int, list[str]] = {}
+    for rate in RATES:
+        step: dict[str, float] = {}
+        cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
+        calls0, writer0, landed0 = (
+            _api_calls(rb_state),
+            await _writer_calls(writer_url),
+            len(ledger.landed),
+        )
+        backlog0 = len(created) - len(set(created) & set(ledger.landed))
+        started = time.perf_counter()
+        in_step: list[str] = []
+        for number in range(int(rate * STEP_S)):
+            body = {"branch": rng.choice([1, 2]), "lines": sale_lines(rng, catalog.items)}
+            basket = sb_state.shop.create_basket(
+                sale_body(sb_state.shop, SaleRequest.model_validate(body))
+            )
+            created[str(basket.uid)] = time.perf_counter()
+            in_step.append(str(basket.uid))
+            sb_state.notify("basket.created", basket)
+            pause = started + (number + 1) / rate - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+        elapsed = time.perf_counter() - started
+        delivered = len(ledger.landed) - landed0
+        backlog1 = len(created) - len(set(created) & set(ledger.landed))
+        calls = _api_calls(rb_state) - calls0
+        writer_calls = await _writer_calls(writer_url) - writer0
+        step["offered_per_s"] = round(len(in_step) / elapsed, 1)
+        # where the backlog is: published by order-ingest, or still before it
+        step["published_total"] = (await _status(running["order-ingest"].url))["published"]
+        step["writer_in_flight_end"] = (await _status(writer_url))["in_flight"]
+        step["delivered_per_s"] = round(delivered / elapsed, 1)
+        step["backlog_start"] = backlog0
+        step["backlog_end"] = backlog1
+        step["rackbeat_calls_per_sale_writer"] = round(writer_calls / max(delivered, 1), 3)
+        step["rackbeat_calls_per_sale_all"] = round(calls / max(delivered, 1), 3)
+        for name, pid in pids.items():
+            step[f"cpu_pct_{name}"] = round((cpu_s(pid) - cpu0[name]) / elapsed * 100, 1)
+            step[f"rss_mb_{name}"] = rss_mb(pid)
+        stable = backlog1 <= backlog0 + rate and delivered >= 0.95 * len(in_step)
+        step["sustained"] = int(stable)
+        figures |= {f"r{rate}_{key}": value for key, value in step.items()}
+        figures[f"r{rate}_in_step"] = len(in_step)
+        print(f"   step {rate}/s: {step}", flush=True)
+        step_uids[rate] = in_step
+    deadline = time.perf_counter() + DRAIN_S
+    while time.perf_counter() < deadline and len(set(created) - set(ledger.landed)) > 0:
+        await asyncio.sleep(0.2)
+    for rate in RATES:
+        uids = step_uids[rate]
+        latencies = [(ledger.landed[u] - created[u]) * 1000 for u in uids if u in ledger.landed]
+        figures[f"r{rate}_p50_ms"] = pct(latencies, 0.5)
+        figures[f"r{rate}_p99_ms"] = pct(latencies, 0.99)
+        figures[f"r{rate}_never_landed"] = len([u for u in uids if u not in ledger.landed])
+    figures["orders_in_rackbeat"] = len(rb_state.store.orders)
+    figures["sales_created"] = len(created)
+    figures["highest_sustained_per_s"] = highest_sustained(figures)
+    return figures
+
+
+def highest_sustained(figures: dict[str, float]) -> int:
+    """The highest rate whose step, and every step below it, kept the backlog stable."""
+    best = 0
+    for rate in RATES:
+        if figures.get(f"r{rate}_sustained") != 1:
+            break
+        best = rate
+    return best
+
+
+async def _edge(ingest_url: str, baskets: list[str]) -> dict[str, float]:
+    """The webhook edge alone: pushes for baskets already synced, 32 at a time."""
+    pushes = baskets[:2000]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    gate = asyncio.Semaphore(32)
+    url = f"{ingest_url}/webhooks/shopbox"
+
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32)) as client:
+
+        async def push(uid: str) -> None:
+            async with gate:
+                started = time.perf_counter()
+                response = await client.post(
+                    url,
+                    params={"shopbox_hook_id": SECRET, "action": "basket.created"},
+                    json={"event": "basket.created", "basket_uid": uid},
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(push(uid) for uid in pushes))
+        elapsed = time.perf_counter() - started
+    return {
+        "edge_pushes": len(pushes),
+        "edge_accepted_per_s": round(statuses.get(200, 0) / elapsed, 1),
+        "edge_p50_ms": pct(latencies, 0.5),
+        "edge_p99_ms": pct(latencies, 0.99),
+        "edge_non_200": sum(n for s, n in statuses.items() if s != 200),
+    }
+
+
+if __name__ == "__main__":
+    print(asyncio.run(main()))

@@ -207,9 +207,10 @@ async def _status(url: str) -> dict[str, Any]:
     return body
 
 
-async def _writer_calls(url: str) -> int:
+async def _writer_calls(url: str) -> tuple[int, int]:
+    """The writer's Rackbeat calls so far, and the orders it created."""
     orders = (await _status(url))["orders"]
-    return int(orders["created"] + orders["lookups"] + orders["cancelled"])
+    return int(orders["created"] + orders["lookups"] + orders["cancelled"]), int(orders["created"])
 
 
 async def _steps(
@@ -224,11 +225,12 @@ async def _steps(
     for rate in RATES:
         step: dict[str, float] = {}
         cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
-        calls0, writer0, landed0 = (
+        calls0, (writer0, created0), landed0 = (
             _api_calls(rb_state),
             await _writer_calls(writer_url),
             len(ledger.landed),
         )
+        orders0 = len(rb_state.store.orders)
         backlog0 = len(created) - len(set(created) & set(ledger.landed))
         started = time.perf_counter()
         in_step: list[str] = []
@@ -247,7 +249,8 @@ async def _steps(
         delivered = len(ledger.landed) - landed0
         backlog1 = len(created) - len(set(created) & set(ledger.landed))
         calls = _api_calls(rb_state) - calls0
-        writer_calls = await _writer_calls(writer_url) - writer0
+        writer_calls, writer_created = await _writer_calls(writer_url)
+        orders = len(rb_state.store.orders) - orders0
         step["offered_per_s"] = round(len(in_step) / elapsed, 1)
         # where the backlog is: published by order-ingest, or still before it
         step["published_total"] = (await _status(running["order-ingest"].url))["published"]
@@ -255,8 +258,11 @@ async def _steps(
         step["delivered_per_s"] = round(delivered / elapsed, 1)
         step["backlog_start"] = backlog0
         step["backlog_end"] = backlog1
-        step["rackbeat_calls_per_sale_writer"] = round(writer_calls / max(delivered, 1), 3)
-        step["rackbeat_calls_per_sale_all"] = round(calls / max(delivered, 1), 3)
+        # per order created in the step (the ledger reader may lag the writer)
+        step["rackbeat_calls_per_sale_writer"] = round(
+            (writer_calls - writer0) / max(writer_created - created0, 1), 3
+        )
+        step["rackbeat_calls_per_sale_all"] = round(calls / max(orders, 1), 3)
         for name, pid in pids.items():
             step[f"cpu_pct_{name}"] = round((cpu_s(pid) - cpu0[name]) / elapsed * 100, 1)
             step[f"rss_mb_{name}"] = rss_mb(pid)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from schemas.items import Binding
-from services.clients import rackbeat as rb
+from services.clients import rackbeat_models as rb
 from services.clients import shopbox as sb
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from schemas.items import Binding, ProductSnapshot, VariantSnapshot
 from schemas.money import excl_vat, incl_vat
-from services.clients import rackbeat as rb
+from services.clients import rackbeat_models as rb
 from services.clients import shopbox as sb
 
 MAX_SKU_LEN = 25

@@ -18,7 +18,7 @@ from domain.items.ports import RackbeatStock
 from domain.items.rules import ShopboxRef
 from domain.items.to_rackbeat import Outcome
 from schemas.items import ProductSnapshot
-from services.clients import rackbeat as rb
+from services.clients import rackbeat_models as rb
 from services.clients.shopbox import InventoryRow
 
 ZERO = Decimal(0)

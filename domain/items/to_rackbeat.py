@@ -25,7 +25,7 @@ from domain.items.rules import (
     with_sku_fix,
 )
 from schemas.items import Binding, ProductSnapshot
-from services.clients import rackbeat as rb
+from services.clients import rackbeat_models as rb
 
 Action = Literal["created", "updated", "unchanged", "skipped"]
 

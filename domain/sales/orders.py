@@ -21,7 +21,8 @@ from typing import Literal
 from schemas.items import Binding
 from schemas.money import CENTS, excl_vat, incl_vat
 from schemas.sales import Sale, SaleLine
-from services.clients.rackbeat import NewOrder, NewOrderLine, VariationPick, heading_with_reference
+from services.clients.rackbeat import heading_with_reference
+from services.clients.rackbeat_models import NewOrder, NewOrderLine, VariationPick
 
 Kind = Literal["sale", "refund"]
 VatRounding = Literal["order", "line"]

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Literal
 
 from schemas.stock import StockLevel
-from services.clients.rackbeat import ItemLocationStock, VariantStock
+from services.clients.rackbeat_models import ItemLocationStock, VariantStock
 
 QuantityMode = Literal["available", "in_stock"]
 ZERO = Decimal(0)

@@ -30,7 +30,7 @@ from schemas.items import Binding
 from schemas.orders import OrderOutcome, OrderSynced, OrderSyncedPayload
 from schemas.sales import Sale, SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
 from services.clients.http import ValidationFailed
-from services.clients.rackbeat import NewOrder, Order
+from services.clients.rackbeat_models import NewOrder, Order
 from services.common.kafka import Permanent
 from services.common.logging import get_logger
 

@@ -34,7 +34,7 @@ from domain.stock.levels import QuantityMode, target_quantity
 from schemas.items import Binding, VariantSnapshot
 from schemas.orders import OrderOutcome
 from schemas.stock import StockLevel
-from services.clients import rackbeat as rb
+from services.clients import rackbeat_models as rb
 from services.clients import shopbox as sb
 
 Cause = Literal[

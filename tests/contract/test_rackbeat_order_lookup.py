@@ -9,12 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.clients.rackbeat import (
-    NewOrder,
-    NewOrderLine,
-    RackbeatClient,
-    heading_with_reference,
-)
+from services.clients.rackbeat import RackbeatClient, heading_with_reference
+from services.clients.rackbeat_models import NewOrder, NewOrderLine
 from tests.fixtures.rackbeat_sim import RackbeatSim
 
 KAFFE = {"products": [{"number": "KAF-1", "name": "Kaffe", "sales_price": "100"}]}

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from services.clients.http import ServerError, ValidationFailed
-from services.clients.rackbeat import (
+from services.clients.rackbeat import RackbeatClient
+from services.clients.rackbeat_models import (
     NewInventoryAdjustment,
     NewOrder,
     NewOrderLine,
-    RackbeatClient,
     VariationPick,
 )
 from tests.fixtures.rackbeat_sim import RackbeatSim

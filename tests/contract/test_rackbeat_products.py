@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from services.clients.http import NotFound, Unauthorized, ValidationFailed
-from services.clients.rackbeat import NewProduct, ProductChanges, RackbeatClient
+from services.clients.rackbeat import RackbeatClient
+from services.clients.rackbeat_models import NewProduct, ProductChanges
 from tests.fixtures.rackbeat_sim import RackbeatSim
 
 

@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 
 from services.clients.http import ValidationFailed
-from services.clients.rackbeat import (
+from services.clients.rackbeat import RackbeatClient
+from services.clients.rackbeat_models import (
     NewInventoryAdjustment,
     NewOrder,
     NewOrderLine,
     NewProduct,
     ProductChanges,
-    RackbeatClient,
 )
 from tests.fixtures.rackbeat_sim import RackbeatSim, WebhookReceiver
 

@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from schemas.items import Binding
-from services.clients import rackbeat as rb
+from services.clients import rackbeat_models as rb
 from services.clients import shopbox as sb
 from services.clients.http import ApiError, ServerError, ValidationFailed
+from services.clients.rackbeat import carries_reference
 
 T = TypeVar("T")
 
@@ -132,7 +133,7 @@ class FakeRackbeatOrders:
         self, reference: str, *, created_after: datetime | None = None
     ) -> list[rb.Order]:
         self._count("find_orders_by_reference")
-        return [o for o in self.orders.values() if rb.carries_reference(o, reference)]
+        return [o for o in self.orders.values() if carries_reference(o, reference)]
 
     async def get_order(self, number: int) -> rb.Order:
         self._count("get_order")

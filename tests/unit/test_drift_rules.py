@@ -10,7 +10,7 @@ import pytest
 from domain.items.rules import PriceRules
 from schemas.items import Binding
 from schemas.stock import StockLevel
-from services.clients import rackbeat as rb
+from services.clients import rackbeat_models as rb
 from services.clients import shopbox as sb
 from services.syncctl.drift import parse_since
 from services.syncctl.drift_rules import (

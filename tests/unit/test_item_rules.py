@@ -18,7 +18,7 @@ from domain.items.stock_copy import stock_by_location
 from domain.items.to_rackbeat import Desired, product_changes
 from domain.items.to_shopbox import shopbox_changes
 from schemas.items import ProductSnapshot, VariantSnapshot
-from services.clients import rackbeat as rb
+from services.clients import rackbeat_models as rb
 from services.clients import shopbox as sb
 from services.clients.shopbox import InventoryRow
 

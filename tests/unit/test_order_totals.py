@@ -22,7 +22,7 @@ from domain.sales.orders import (
 from infra.simulators.rackbeat.records import VAT_ROUNDINGS, OrderLine, order_totals
 from schemas.items import Binding
 from schemas.sales import Sale, SaleLine
-from services.clients.rackbeat import NewOrder
+from services.clients.rackbeat_models import NewOrder
 
 ROUNDING_ITEM = "AFRUNDING"
 VAT_PERCENTS = [Decimal(0), Decimal("12.5"), Decimal(25)]

@@ -17,7 +17,12 @@ from schemas.envelope import deterministic_id
 from schemas.items import Binding, BindingChanged
 from schemas.sales import Sale, SaleCompleted, SaleLine
 from schemas.stock import StockLevel, StockObserved, stock_key
-from services.clients.rackbeat import ItemLocationStock, LineVariation, LocationRef, VariantStock
+from services.clients.rackbeat_models import (
+    ItemLocationStock,
+    LineVariation,
+    LocationRef,
+    VariantStock,
+)
 from services.common.bindings import BindingsView
 from services.common.settings import KafkaSettings
 

@@ -73,6 +73,12 @@ def order_headings() -> list[str]:
     return [order["heading"] for order in rackbeat_state()["orders"]]
 
 
+def orders_for(basket: int) -> int:
+    """How many Rackbeat orders carry the basket's reference (the writer puts it in the heading)."""
+    tag = f"[shopbox-basket-{basket}]"
+    return sum(tag in heading for heading in order_headings())
+
+
 def rackbeat_stock(item: str, location: int) -> float:
     for row in rackbeat_state()["stock"]:
         if row["item_number"] == item and row["location_number"] == location:

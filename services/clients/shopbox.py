@@ -29,6 +29,14 @@ Kroner = Annotated[Decimal, BeforeValidator(_ore_field)]
 """A money field the API sends in øre incl. VAT, held as Decimal kroner incl. VAT."""
 
 
+def _unix_seconds(value: Any) -> Any:
+    """Unix seconds from a number or an ISO 8601 time (a time without a zone is UTC)."""
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    return int(float(value)) if isinstance(value, float | str) else value
+
+
 class _Read(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, frozen=True)
 
@@ -105,7 +113,11 @@ class Payment(_Read):
 
 class Basket(_Read):
     uid: str
-    creation_time: int
+    creation_time: Annotated[int, BeforeValidator(_unix_seconds)] = Field(
+        validation_alias=AliasChoices("creation_time", "crdate", "created_at", "created")
+    )
+    """The read key is unconfirmed (docs/api-assumptions.md S10): the keys integrators guess,
+    unix seconds or an ISO 8601 time."""
     updated_at: int | None = None
     canceled: bool = False
     cash_register: str | None = None
@@ -137,6 +149,16 @@ class Basket(_Read):
         """A refund is a basket whose product lines all have negative quantities (A6)."""
         lines = [item for item in self.basket_items if item.product is not None]
         return bool(lines) and all(item.quantity < 0 for item in lines)
+
+
+def listing_order(rows: list[Basket]) -> str:
+    """ "newest_first", "oldest_first" or "unknown", from one page's creation times."""
+    times = [basket.creation_time for basket in rows]
+    if len(set(times)) < 2:
+        return "unknown"
+    if times == sorted(times, reverse=True):
+        return "newest_first"
+    return "oldest_first" if times == sorted(times) else "unknown"
 
 
 class VariantUpsert(BaseModel):
@@ -219,16 +241,30 @@ class ShopboxClient(ApiClient):
         one integrator saw `GET /baskets?page=1` answer 500 (apis.md §2.1)."""
         page = 1
         while True:
-            query = {**params, size_param: per_page}
-            if page > 1:
-                query["page"] = page
-            body = await self._request("GET", path, params=query)
-            for row in body.get("data", []):
-                yield model.model_validate(row)
-            pagination = body.get("meta", {}).get("pagination", {})
-            if not body.get("data") or page >= int(pagination.get("total_pages", page)):
+            rows, total_pages = await self._page(path, model, params, page, size_param, per_page)
+            for row in rows:
+                yield row
+            if not rows or page >= total_pages:
                 return
             page += 1
+
+    async def _page(
+        self,
+        path: str,
+        model: type[M],
+        params: Mapping[str, Any],
+        page: int,
+        size_param: str = "per-page",
+        per_page: int = 100,
+    ) -> tuple[list[M], int]:
+        """One page of a list endpoint and the number of pages the answer says there are."""
+        query = {**params, size_param: per_page}
+        if page > 1:
+            query["page"] = page
+        body = await self._request("GET", path, params=query)
+        rows = [model.model_validate(row) for row in body.get("data", [])]
+        pagination = body.get("meta", {}).get("pagination", {})
+        return rows, int(pagination.get("total_pages", page))
 
     # ---- products ---------------------------------------------------------------------------
 
@@ -259,8 +295,10 @@ class ShopboxClient(ApiClient):
     async def find_by_sku(self, sku: str) -> list[Product]:
         """Products whose own SKU is exactly `sku` (the `sku_code` filter is unconfirmed on the
         real API, so the answer is matched again here)."""
-        body = await self._request("GET", "products", params={"sku_code": sku, "per-page": 50})
-        rows = [Product.model_validate(row) for row in body.get("data", [])]
+        rows, pages = await self._page("products", Product, {"sku_code": sku}, 1, per_page=50)
+        if pages > 1 or any(product.sku_code != sku for product in rows):
+            # The filter was ignored: only reading every product finds the match.
+            return [product async for product in self.iter_products() if product.sku_code == sku]
         return [product for product in rows if product.sku_code == sku]
 
     async def branches(self) -> list[Branch]:
@@ -313,19 +351,50 @@ class ShopboxClient(ApiClient):
     async def iter_baskets(
         self, *, since: int | None = None, per_page: int = 50
     ) -> AsyncIterator[Basket]:
-        """Baskets newest first, created at or after `since` (unix s) when given.
+        """Baskets created at or after `since` (unix s) when given, each once, in list order.
 
-        Pages shift when sales arrive mid-walk (newest first pushes rows down), so a basket can
-        show up twice: it is yielded once. The `since` filter is applied again client-side.
+        Neither the list's order nor its `since` filter is confirmed (docs/api-assumptions.md
+        S10), so `since` is applied here too and the order is read off the first page: newest
+        first, the walk stops at the first older basket; oldest first, it starts at the last page
+        and walks back; an order it cannot tell (one row, equal times), it reads every page.
+        Pages shift when sales arrive mid-walk, so a basket listed twice is yielded once.
         """
         params = {} if since is None else {"since": since}
+        first, total_pages = await self._page("baskets", Basket, params, 1, per_page=per_page)
+        order = listing_order(first)
         seen: set[str] = set()
-        async for basket in self._pages("baskets", Basket, params, per_page=per_page):
-            if since is not None and basket.creation_time < since:
+        async for rows in self._basket_pages(params, first, total_pages, order, per_page):
+            fresh = [b for b in rows if since is None or b.creation_time >= since]
+            for basket in fresh:
+                if basket.uid not in seen:
+                    seen.add(basket.uid)
+                    yield await self._completed(basket)
+            if len(fresh) < len(rows) and order != "unknown":
+                return  # every basket on the pages still to read is older still
+
+    async def _basket_pages(
+        self,
+        params: Mapping[str, Any],
+        first: list[Basket],
+        total_pages: int,
+        order: str,
+        per_page: int,
+    ) -> AsyncIterator[list[Basket]]:
+        """The pages in the order the walk needs: from the last page back when the list is oldest
+        first, else forward."""
+        if order == "oldest_first":
+            for page in range(total_pages, 1, -1):
+                yield (await self._page("baskets", Basket, params, page, per_page=per_page))[0]
+            yield first
+            return
+        yield first
+        page = 1
+        while first and page < total_pages:  # the count can grow while sales arrive
+            page += 1
+            rows, total_pages = await self._page("baskets", Basket, params, page, per_page=per_page)
+            if not rows:
                 return
-            if basket.uid not in seen:
-                seen.add(basket.uid)
-                yield await self._completed(basket)
+            yield rows
 
     async def get_basket(self, uid: str) -> Basket:
         basket = Basket.model_validate(await self._request("GET", f"baskets/{uid}"))

@@ -170,8 +170,9 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
 
     async def list_products(request: Request) -> Response:
         shop = shop_of()
-        since = int_param(request, "updated_since")
-        sku = request.query_params.get("sku_code")
+        filters = state.switches["product_filters"] == "honoured"
+        since = int_param(request, "updated_since") if filters else None
+        sku = request.query_params.get("sku_code") if filters else None
         products = [
             p
             for p in shop.products.values()
@@ -232,13 +233,15 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
             body.pop("branch0")
         if listed and state.switches["basket_list_lines"] == "detail_only":
             body.pop(state.config.lines_key)
-        return body
+        return payloads.with_time_key(body, state.switches["basket_time_key"])
 
     async def list_baskets(request: Request) -> Response:
-        """Newest first. `since`/`from` filter on creation_time, `updated_since` on updated_at."""
+        """Newest first (or oldest, per `basket_list_order`). `since`/`from` filter on
+        creation_time, `updated_since` on updated_at, unless `basket_since` ignores them."""
         shop = shop_of()
-        since = int_param(request, "since", int_param(request, "from"))
-        updated_since = int_param(request, "updated_since")
+        filters = state.switches["basket_since"] == "honoured"
+        since = int_param(request, "since", int_param(request, "from")) if filters else None
+        updated_since = int_param(request, "updated_since") if filters else None
         baskets = sorted(
             (
                 b
@@ -247,7 +250,7 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
                 and (updated_since is None or b.updated_at >= updated_since)
             ),
             key=lambda b: (b.creation_time, b.uid),
-            reverse=True,
+            reverse=state.switches["basket_list_order"] == "newest_first",
         )
         rows = [basket_view(shop, b, listed=True) for b in baskets]
         return listed(request, rows, ["per-page"])

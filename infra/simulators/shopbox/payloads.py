@@ -6,6 +6,7 @@ the embedded object under the same name plus `0` (`tag`/`tag0`, `cash_register`/
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from infra.simulators.shopbox.shop import (
@@ -96,6 +97,16 @@ def basket_item_json(item: BasketItem) -> dict[str, Any]:
         "discount": item.discount,
         "total": item.total,
     }
+
+
+def with_time_key(body: dict[str, Any], key: str) -> dict[str, Any]:
+    """The basket with its creation time under the key the `basket_time_key` switch names."""
+    if key == "creation_time":
+        return body
+    created = body.pop("creation_time")
+    if key == "crdate":
+        return {**body, "crdate": created}
+    return {**body, "created_at": datetime.fromtimestamp(created, tz=UTC).isoformat()}
 
 
 def basket_json(shop: Shop, basket: Basket, *, lines_key: str = "basket_items") -> dict[str, Any]:

@@ -29,7 +29,7 @@ from schemas.envelope import deterministic_id, utcnow
 from schemas.items import Binding
 from schemas.orders import OrderOutcome, OrderSynced, OrderSyncedPayload
 from schemas.sales import Sale, SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
-from services.clients.http import ValidationFailed
+from services.clients.http import NotFound, ValidationFailed
 from services.clients.rackbeat_models import NewOrder, Order
 from services.common.kafka import Permanent
 from services.common.logging import get_logger
@@ -53,6 +53,8 @@ class RackbeatOrders(Protocol):
     ) -> list[Order]: ...
 
     async def get_order(self, number: int) -> Order: ...
+
+    async def book_order(self, number: int, *, suppress_webhooks: bool = ...) -> Order: ...
 
     async def cancel_order(self, number: int, *, suppress_webhooks: bool = ...) -> Order: ...
 
@@ -153,6 +155,8 @@ class OrderWriter:
             outcome = "created"
             self.counters.created += 1
             log.info("order created", basket=sale.basket_id, order=order.number, kind=kind)
+        if self.rules.book and not (order.is_booked or order.is_cancelled):
+            order = await self._book(order)
         if kind == "refund" and outcome != "cancelled":
             outcome = "refunded"
             self.counters.refunded += 1
@@ -180,9 +184,28 @@ class OrderWriter:
         self.counters.cancelled += 1
         await self._record(event, basket_id, order, "cancelled", reference, None)
 
+    async def _book(self, order: Order) -> Order:
+        """`POST /orders` may leave the order unbooked (docs/api-assumptions.md R17): booking is
+        what reserves its stock."""
+        try:
+            return await self.rackbeat.book_order(order.number, suppress_webhooks=True)
+        except ValidationFailed:
+            # A retried booking whose first try went through answers "already booked".
+            current = await self.rackbeat.get_order(order.number)
+            if current.is_booked:
+                return current
+            raise
+
     async def _cancel_order(self, order: Order) -> Order:
         try:
             return await self.rackbeat.cancel_order(order.number, suppress_webhooks=True)
+        except NotFound as exc:
+            # No cancel endpoint on this account (docs/api-assumptions.md R20): a person must.
+            raise Permanent(
+                f"the sale was voided at the till, but Rackbeat has no cancel endpoint "
+                f"({exc.status}): cancel order {order.number} in Rackbeat by hand, then "
+                "discard this dead letter"
+            ) from exc
         except ValidationFailed:
             # A retried cancel whose first try went through answers "already cancelled".
             current = await self.rackbeat.get_order(order.number)

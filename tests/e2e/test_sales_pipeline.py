@@ -24,6 +24,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import Topics, dlq_name
+from services.common.dead_letters import DeadLetter, read_dead_letters
+from services.common.settings import KafkaSettings
 from tests.e2e.sales_harness import (
     Catalog,
     build_catalog,
@@ -348,6 +350,38 @@ async def test_cancel_cancels_the_order_and_a_refund_becomes_its_own_negative_or
     # Restock is kept apart from the money: the booked refund order moved no stock and freed no
     # reservation at the sale's location (the voided sale was at location 2).
     assert await stock_at_location_1(rackbeat_sim, item.sku) == before
+
+
+@pytest.mark.rackbeat_switches(order_create_books="unbooked", order_cancel="absent")
+async def test_unbooked_creates_are_booked_and_a_void_without_a_cancel_endpoint_is_dead_lettered(
+    shopbox_sim: ShopboxSim,
+    rackbeat_sim: RackbeatSim,
+    start_pipeline: StartPipeline,
+    kafka_bootstrap: str,
+    topic_namespace: str,
+) -> None:
+    pipeline = await start_pipeline()
+    await shopbox_sim.set_webhook(f"{pipeline.ingest.url}/webhooks/shopbox", HOOK_SECRET)
+    item = pipeline.catalog.items[1]
+    voided = await shopbox_sim.sale(1, [{"product": item.product, "quantity": 1}])
+    orders = rackbeat_sim.state.store.orders
+    await eventually(lambda: any(o.is_booked for o in orders.values()), timeout=30)
+    await shopbox_sim.cancel(voided["uid"])
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    dlq = dlq_name(Topics(topic_namespace).sales)
+
+    async def dead_lettered() -> list[DeadLetter]:
+        return await read_dead_letters(kafka, dlq)
+
+    await eventually(lambda: _any(dead_lettered()), timeout=30, every=0.5)
+    (order,) = orders.values()
+    [letter] = await dead_lettered()
+    assert f"cancel order {order.number} in Rackbeat by hand" in letter.reason
+    assert order.is_booked and not order.is_cancelled  # reported, never claimed done
+
+
+async def _any(letters: Awaitable[list[DeadLetter]]) -> bool:
+    return bool(await letters)
 
 
 async def test_draft_setting_writes_unbooked_orders_that_reserve_nothing(

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from schemas.items import Binding
 from services.clients import rackbeat_models as rb
 from services.clients import shopbox as sb
-from services.clients.http import ApiError, ServerError, ValidationFailed
+from services.clients.http import ApiError, NotFound, ServerError, ValidationFailed
 from services.clients.rackbeat import carries_reference
 
 T = TypeVar("T")
@@ -99,6 +99,8 @@ class FakeRackbeatOrders:
 
     orders: dict[int, rb.Order] = field(default_factory=dict)
     lose_next_answers: int = 0
+    creates_booked: bool = True  # False: `POST /orders` leaves the order unbooked
+    has_cancel_endpoint: bool = True
     calls: dict[str, int] = field(default_factory=dict)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 
@@ -113,7 +115,7 @@ class FakeRackbeatOrders:
             number=next(self._numbers),
             heading=order.heading,
             their_reference=order.their_reference,
-            is_booked=book,
+            is_booked=book and self.creates_booked,
             lines=[
                 rb.OrderLine(
                     item=rb.OrderLineItem(number=line.item_id),
@@ -139,8 +141,20 @@ class FakeRackbeatOrders:
         self._count("get_order")
         return self.orders[number]
 
+    async def book_order(self, number: int, *, suppress_webhooks: bool = False) -> rb.Order:
+        self._count("book_order")
+        order = self.orders[number]
+        if order.is_booked:
+            call = f"POST /orders/{number}/book"
+            raise ValidationFailed("Rackbeat", call, {"order": ["The order is already booked."]})
+        booked = order.model_copy(update={"is_booked": True})
+        self.orders[number] = booked
+        return booked
+
     async def cancel_order(self, number: int, *, suppress_webhooks: bool = False) -> rb.Order:
         self._count("cancel_order")
+        if not self.has_cancel_endpoint:
+            raise NotFound("Rackbeat", f"POST /orders/{number}/cancel", 404, "Not Found")
         order = self.orders[number]
         if order.is_cancelled:
             call = f"POST /orders/{number}/cancel"

@@ -219,3 +219,27 @@ async def test_a_first_delivery_cancel_uses_the_ledgers_order_number_instead_of_
     assert order.is_cancelled
     assert "find_orders_by_reference" not in world.rackbeat.calls
     assert world.outcomes() == ["created", "cancelled"]
+
+
+async def test_an_order_rackbeat_leaves_unbooked_is_booked_once() -> None:
+    world = World()
+    world.rackbeat.creates_booked = False
+    world.rackbeat.lose_next_answers = 1
+    with pytest.raises(LostAnswer):
+        await world.writer.handle(completed("900001"))
+    await world.writer.handle(completed("900001"))  # found unbooked on the retry: booked now
+    await world.restarted().handle(completed("900001"))
+    (order,) = world.rackbeat.orders.values()
+    assert order.is_booked
+    assert world.rackbeat.calls["book_order"] == 1
+    assert world.recorded[-1].payload.booked
+
+
+async def test_a_void_without_a_cancel_endpoint_is_a_dead_letter_naming_the_order() -> None:
+    world = World()
+    world.rackbeat.has_cancel_endpoint = False
+    await world.writer.handle(completed("900001"))
+    (number,) = world.rackbeat.orders
+    with pytest.raises(Permanent, match=f"cancel order {number} in Rackbeat by hand"):
+        await world.writer.handle(cancelled("900001"))
+    assert world.outcomes() == ["created"]  # nothing claims the order was cancelled

@@ -395,7 +395,8 @@ def _order_body(call: Call) -> dict[str, Any]:
 
 
 def create_booked_order(call: Call) -> Response:
-    order = call.store.create_order(_order_body(call), booked=True)
+    booked = call.state.switches["order_create_books"] == "booked"
+    order = call.store.create_order(_order_body(call), booked=booked)
     return single("order", p.order_json(call.store, order, call.base), 201)
 
 
@@ -415,6 +416,8 @@ def ship_order(call: Call) -> Response:
 
 
 def cancel_order(call: Call) -> Response:
+    if call.state.switches["order_cancel"] == "absent":
+        return JSONResponse({"message": "Not Found"}, 404)  # what an unknown route answers
     order = call.store.cancel_order(call.path_int("number"))
     return single("order", p.order_json(call.store, order, call.base))
 

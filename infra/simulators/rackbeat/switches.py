@@ -49,4 +49,23 @@ SWITCHES = (
             "child_id/child_type/vat_percentage; text lines (no item) per the help centre"
         ),
     ),
+    Switch(
+        name="order_create_books",
+        choices=("booked", "unbooked"),
+        evidence="booked",
+        strict="unbooked",
+        legacy="booked",
+        source=(
+            "unknown, with a contrary hint: an integrator posts to /orders and then waits for "
+            "is_booked before confirming"
+        ),
+    ),
+    Switch(
+        name="order_cancel",
+        choices=("endpoint", "absent"),
+        evidence="endpoint",
+        strict="absent",
+        legacy="endpoint",
+        source="unknown (POST /orders/{n}/cancel is in no SDK or integration; only is_cancelled)",
+    ),
 )

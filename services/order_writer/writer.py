@@ -99,19 +99,19 @@ class OrderWriter:
     _recorded: dict[str, tuple[OrderOutcome, str | None]] = field(default_factory=dict)
     _attempted: set[str] = field(default_factory=set)
 
-    async def handle(self, event: SalesEvent, *, redelivered: bool = True) -> None:
-        """`redelivered`: the record may have been handled before (the consumer says so after a
-        restart or a rebalance); the default is the safe answer."""
+    async def handle(self, event: SalesEvent, *, redelivered: bool = True) -> bool:
+        """Write `event` to Rackbeat; False when the ledger shows it was settled already (a
+        duplicate). `redelivered`: the record may have been handled before (the consumer says
+        so after a restart or a rebalance); the default is the safe answer."""
         await self.ready.wait()
         await self.ledger.wait_caught_up()
         await self.bindings.wait_caught_up()
         try:
             if isinstance(event, SaleCancelled):
-                await self._cancel(event, redelivered)
-            elif isinstance(event, SaleRefunded):
-                await self._create(event, event.payload, "refund", redelivered)
-            else:
-                await self._create(event, event.payload, "sale", redelivered)
+                return await self._cancel(event, redelivered)
+            if isinstance(event, SaleRefunded):
+                return await self._create(event, event.payload, "refund", redelivered)
+            return await self._create(event, event.payload, "sale", redelivered)
         except (Unmappable, ValidationFailed) as exc:
             raise Permanent(str(exc)) from exc
 
@@ -131,10 +131,10 @@ class OrderWriter:
         process tried it and has no outcome (a lost answer, a retry)."""
         return redelivered or basket_id in self._attempted
 
-    async def _create(self, event: SalesEvent, sale: Sale, kind: Kind, redelivered: bool) -> None:
+    async def _create(self, event: SalesEvent, sale: Sale, kind: Kind, redelivered: bool) -> bool:
         if self.outcome(sale.basket_id) in SETTLED:
             self.counters.skipped_by_ledger += 1
-            return
+            return False
         reference = order_reference(sale.basket_id)
         existing = None
         if self._in_doubt(sale.basket_id, redelivered):
@@ -162,12 +162,13 @@ class OrderWriter:
             self.counters.refunded += 1
         location = location_for(sale.branch_id, self.rules)
         await self._record(event, sale.basket_id, order, outcome, reference, location)
+        return True
 
-    async def _cancel(self, event: SaleCancelled, redelivered: bool) -> None:
+    async def _cancel(self, event: SaleCancelled, redelivered: bool) -> bool:
         basket_id = event.payload.basket_id
         if self.outcome(basket_id) == "cancelled":
             self.counters.skipped_by_ledger += 1
-            return
+            return False
         reference = order_reference(basket_id)
         if self._in_doubt(basket_id, redelivered):
             order = await self._find(reference)
@@ -183,6 +184,7 @@ class OrderWriter:
             )
         self.counters.cancelled += 1
         await self._record(event, basket_id, order, "cancelled", reference, None)
+        return True
 
     async def _book(self, order: Order) -> Order:
         """`POST /orders` may leave the order unbooked (docs/api-assumptions.md R17): booking is

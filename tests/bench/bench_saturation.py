@@ -201,16 +201,29 @@ def _api_calls(rb_state: Any) -> int:
     return sum(n for route, n in rb_state.sim.requests.items() if " /api" in route)
 
 
-async def _status(url: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        body: dict[str, Any] = (await client.get(f"{url}/status")).json()
+async def _status(url: str) -> dict[str, Any] | None:
+    """A service's /status, or None when it does not answer in time: a saturated process is a
+    figure of the step, not a reason to abandon the run."""
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            body: dict[str, Any] = (await client.get(f"{url}/status")).json()
+    except httpx.HTTPError as exc:
+        print(f"   {url}/status did not answer: {type(exc).__name__}", flush=True)
+        return None
     return body
 
 
-async def _writer_calls(url: str) -> tuple[int, int]:
+async def _writer_calls(url: str) -> tuple[int, int] | None:
     """The writer's Rackbeat calls so far, and the orders it created."""
-    orders = (await _status(url))["orders"]
+    status = await _status(url)
+    if status is None:
+        return None
+    orders = status["orders"]
     return int(orders["created"] + orders["lookups"] + orders["cancelled"]), int(orders["created"])
+
+
+def _field(status: dict[str, Any] | None, key: str) -> float:
+    return -1 if status is None else float(status[key])
 
 
 async def _steps(
@@ -225,7 +238,7 @@ async def _steps(
     for rate in RATES:
         step: dict[str, float] = {}
         cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
-        calls0, (writer0, created0), landed0 = (
+        calls0, writer_before, landed0 = (
             _api_calls(rb_state),
             await _writer_calls(writer_url),
             len(ledger.landed),
@@ -249,24 +262,29 @@ async def _steps(
         delivered = len(ledger.landed) - landed0
         backlog1 = len(created) - len(set(created) & set(ledger.landed))
         calls = _api_calls(rb_state) - calls0
-        writer_calls, writer_created = await _writer_calls(writer_url)
+        writer_after = await _writer_calls(writer_url)
         orders = len(rb_state.store.orders) - orders0
         step["offered_per_s"] = round(len(in_step) / elapsed, 1)
         # where the backlog is: published by order-ingest, or still before it
-        step["published_total"] = (await _status(running["order-ingest"].url))["published"]
-        step["writer_in_flight_end"] = (await _status(writer_url))["in_flight"]
+        step["published_total"] = _field(await _status(running["order-ingest"].url), "published")
+        step["writer_in_flight_end"] = _field(await _status(writer_url), "in_flight")
         step["delivered_per_s"] = round(delivered / elapsed, 1)
         step["backlog_start"] = backlog0
         step["backlog_end"] = backlog1
         # per order created in the step (the ledger reader may lag the writer)
-        step["rackbeat_calls_per_sale_writer"] = round(
-            (writer_calls - writer0) / max(writer_created - created0, 1), 3
+        step["rackbeat_calls_per_sale_writer"] = (
+            round(
+                (writer_after[0] - writer_before[0]) / max(writer_after[1] - writer_before[1], 1), 3
+            )
+            if writer_before and writer_after
+            else -1  # the writer's /status did not answer
         )
         step["rackbeat_calls_per_sale_all"] = round(calls / max(orders, 1), 3)
         for name, pid in pids.items():
             step[f"cpu_pct_{name}"] = round((cpu_s(pid) - cpu0[name]) / elapsed * 100, 1)
             step[f"rss_mb_{name}"] = rss_mb(pid)
-        stable = backlog1 <= backlog0 + rate and delivered >= 0.95 * len(in_step)
+        answered = writer_after is not None
+        stable = answered and backlog1 <= backlog0 + rate and delivered >= 0.95 * len(in_step)
         step["sustained"] = int(stable)
         figures |= {f"r{rate}_{key}": value for key, value in step.items()}
         figures[f"r{rate}_in_step"] = len(in_step)

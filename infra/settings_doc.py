@@ -46,7 +46,8 @@ HEADER = f"""# Settings reference
      {REGENERATE} -->
 
 Every setting is an environment variable. A `.env` file in the directory a process starts from
-is read too; a variable set in the process's environment wins over `.env`. `.env.example` (for
+is read too, and before it `doctor.env` (what `syncctl doctor` detected); a variable set in the
+process's environment wins over `.env`, which wins over `doctor.env`. `.env.example` (for
 `make run-live`) and `infra/compose.env.example` (for the containers) list the usual ones.
 
 Secrets are `SecretStr`: they print as `**********`, the log pipeline redacts keys that look
@@ -54,8 +55,9 @@ secret and tokens in URLs, and the API clients' errors redact them too. A servic
 start when an API URL is not a simulator but its token (or the Shopbox webhook secret) still has
 the simulators' public dev value.
 
-A JSON setting (`SYNC_BRANCH_LOCATIONS`, `STOCK_SAFETY_BUFFER`) is one JSON object on one line,
-e.g. `SYNC_BRANCH_LOCATIONS={{"1": 1, "2": 2}}`.
+A JSON setting (`SYNC_BRANCH_LOCATIONS`, `STOCK_SAFETY_BUFFER`, the lists) is one JSON value on
+one line, e.g. `SYNC_BRANCH_LOCATIONS={{"1": 1, "2": 2}}` or
+`RACKBEAT_ORDER_LOOKUP=["window", "scan"]`.
 """
 
 FOOTER = """## Not in these tables
@@ -113,6 +115,9 @@ def _type_name(annotation: object) -> str:
     if origin is dict:
         key, value = (_type_name(arg) for arg in typing.get_args(annotation))
         return f"JSON object ({key} → {value})"
+    if origin is list:
+        (member,) = (_type_name(arg) for arg in typing.get_args(annotation))
+        return f"JSON list of {member}"
     names = {SecretStr: "secret", str: "text", int: "integer", float: "number", bool: "boolean"}
     names[Decimal] = "decimal"
     if isinstance(annotation, type) and annotation in names:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -58,12 +60,29 @@ class Binding(Model):
         "each type; empty when `rackbeat_option_id` is the variant's only option",
     )
     problem: str | None = Field(None, description="why the SKU is never matched, if it is not")
+    stock_copied_at: datetime | None = Field(
+        None,
+        description="when item-mapper read the Shopbox stock it copied into the item it created "
+        "for this SKU: a sale made before then is already in the item's figure; None when the "
+        "figure was never copied (and on bindings published before the field existed)",
+    )
 
     def option_ids(self) -> list[str]:
         """Every Rackbeat option the variant is, one per variation type."""
         if self.rackbeat_option_ids:
             return list(self.rackbeat_option_ids)
         return [self.rackbeat_option_id] if self.rackbeat_option_id else []
+
+    def variant_key(self) -> str | None:
+        """The variant's options as one key (`variant_key`), as stock levels name them."""
+        return variant_key(self.option_ids())
+
+
+def variant_key(option_ids: Iterable[str | int]) -> str | None:
+    """One Rackbeat variant's options, one per variation type, as one key: the ids in numeric
+    order joined by '+' (a single option is just its id); None for no options (no variant)."""
+    ids = sorted(int(option) for option in option_ids)
+    return "+".join(map(str, ids)) or None
 
 
 class BindingChanged(Event):

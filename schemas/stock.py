@@ -14,7 +14,11 @@ from schemas.envelope import Event, Model
 class StockLevel(Model):
     item_number: str
     location_number: int
-    variation_option_id: str | None = None
+    variation_option_id: str | None = Field(
+        None,
+        description="the variant's option, or with several variation types (size x colour) its "
+        "options as `schemas.items.variant_key` joins them ('12+34'); None for the item itself",
+    )
     stock_quantity: Decimal
     in_order_quantity: Decimal
     available_quantity: Decimal = Field(description="stock minus in order, as Rackbeat reports")

@@ -12,6 +12,7 @@ collect_ignore = [] if os.environ.get("DEPLOY_TEST") else ["deploy"]
 
 pytest_plugins = [
     "tests.fixtures.kafka",
+    "tests.fixtures.private_broker",
     "tests.fixtures.rackbeat_sim",
     "tests.fixtures.shopbox_sim",
     "tests.fixtures.services",

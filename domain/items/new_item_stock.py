@@ -4,7 +4,9 @@ A Rackbeat item starts at 0. Once it is bound, stock-publisher (Rackbeat is the 
 would write that 0 to Shopbox, wiping the product's real stock. So when the Shopbox-master
 applier CREATES an item (never on updates: after that, Rackbeat owns the figure), the product's
 current Shopbox stock per branch and variant is copied to the mapped locations with the initial
-sync's code (stock_copy.py), and only then is the binding published.
+sync's code (stock_copy.py), and only then is the binding published. The binding carries when
+the copied listing was read (`stock_copied_at`): a sale made before then is in the copied figure,
+so order-writer gives back what its order takes off a second time (domain/sales/stock_returns.py).
 
 Shopbox lists stock per branch only (no per-product filter), so the listings are cached and
 reused for every creation observed before they were read: a burst of new products (a first run)
@@ -30,7 +32,7 @@ from domain.items.stock_copy import (
 )
 from domain.items.to_rackbeat import Outcome
 from schemas.envelope import utcnow
-from schemas.items import ProductSnapshot
+from schemas.items import Binding, ProductSnapshot
 from services.clients.shopbox import InventoryRow
 
 log = structlog.get_logger(__name__)
@@ -46,7 +48,10 @@ class ShopboxStockListings:
         self._read_at: datetime | None = None
         self.reads = 0
 
-    async def rows_by_branch(self, observed_at: datetime) -> dict[str, list[InventoryRow]]:
+    async def rows_by_branch(
+        self, observed_at: datetime
+    ) -> tuple[dict[str, list[InventoryRow]], datetime]:
+        """Every branch's rows, and when their reading began (every sale before is in them)."""
         async with self._lock:
             if self._read_at is None or self._read_at < observed_at:
                 read_at = utcnow()
@@ -57,7 +62,7 @@ class ShopboxStockListings:
                     ]
                 self._rows, self._read_at = rows, read_at
                 self.reads += 1
-            return self._rows
+            return self._rows, self._read_at
 
 
 class NewItemStock:
@@ -97,7 +102,7 @@ class NewItemStock:
                 "SYNC_BRANCH_LOCATIONS is empty: stock of a new item not copied", item=number
             )
             return []
-        rows = await self._listings.rows_by_branch(observed_at)
+        rows, read_at = await self._listings.rows_by_branch(observed_at)
         stock, unmapped = stock_by_location(rows, self._branch_locations)
         self._report_unmapped(unmapped)
         targets, problems = stock_targets(snapshot, outcome, stock, self._locations)
@@ -106,6 +111,7 @@ class NewItemStock:
         # Fresh only when created by this very apply; after a retry the item's figure is read.
         writes = await copy_stock(self._rackbeat, targets, fresh=outcome.fresh, dry_run=False)
         self._pending.discard(number)
+        outcome.bindings = copied_at(outcome.bindings, {t.sku for t in targets}, read_at)
         self.writes += len(writes)
         self._report_negative(writes)
         if writes:
@@ -142,3 +148,14 @@ class NewItemStock:
             }
             for _, t in sorted(self.negative.items())
         ]
+
+
+def copied_at(bindings: list[Binding], skus: set[str], read_at: datetime) -> list[Binding]:
+    """The bindings of the SKUs whose figures were copied, stamped with the listing's time
+    (whether or not a figure differed: the item holds Shopbox's figure either way)."""
+    return [
+        b.model_copy(update={"stock_copied_at": read_at})
+        if b.sku in skus and b.problem is None
+        else b
+        for b in bindings
+    ]

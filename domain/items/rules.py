@@ -164,34 +164,47 @@ def rackbeat_snapshot(product: rb.Product, variation: rb.Variation | None) -> Pr
     )
 
 
-def variant_axis(snapshot: ProductSnapshot) -> tuple[str, dict[str, VariantSnapshot]] | str:
-    """The one variant type of a product and its variants by value, or why it cannot map.
+VariantAxes = dict[str, list[str]]
+"""A product's variant types (e.g. Farve, Størrelse, by name) and each type's values in the
+order the variants first use them: one Rackbeat variation type per Shopbox variant type."""
 
-    Rackbeat variants are option picks of the product's variation; a binding holds one option,
-    so one variant type per product is what maps (the demo shop and the common case).
+
+def variant_axes(snapshot: ProductSnapshot) -> VariantAxes | str:
+    """The variant types of a product with their values, or why its variants cannot map.
+
+    A Rackbeat variant is one option of each type of the product's variation, so every variant
+    needs a value of every type, and no two variants may have the same values.
     """
-    types = {name for variant in snapshot.variants for name in variant.attributes}
+    types = sorted({name for variant in snapshot.variants for name in variant.attributes})
     if not types:
         return (
             "its variants have no variant type: give each variant a variant type and value "
             "in Shopbox (e.g. Størrelse: M)"
         )
-    if len(types) > 1:
-        return (
-            f"the product has {len(types)} variant types ({', '.join(sorted(types))}) and "
-            "item-mapper maps one variant type per product; the SKUs are fine: keep one variant "
-            "type in Shopbox (e.g. one value 'M / Rød'), or create the item in Rackbeat by hand"
-        )
-    (axis,) = types
-    by_value: dict[str, VariantSnapshot] = {}
+    axes: VariantAxes = {name: [] for name in types}
+    seen: set[tuple[str, ...]] = set()
     for variant in snapshot.variants:
-        value = variant.attributes.get(axis)
-        if value is None:
-            return f"variant {variant.variant_id} has no {axis} value: give it one in Shopbox"
-        if value in by_value:
-            return (
-                f"two variants share the {axis} value '{value}': give each variant its own "
-                f"{axis} value in Shopbox"
-            )
-        by_value[value] = variant
-    return axis, by_value
+        missing = [name for name in types if not variant.attributes.get(name)]
+        if missing:
+            return f"variant {variant.variant_id} has no {missing[0]} value: give it one in Shopbox"
+        values = tuple(variant.attributes[name] for name in types)
+        if values in seen:
+            return _shared_values(types, values)
+        seen.add(values)
+        for name, value in zip(types, values, strict=True):
+            if value not in axes[name]:
+                axes[name].append(value)
+    return axes
+
+
+def _shared_values(types: list[str], values: tuple[str, ...]) -> str:
+    if len(types) == 1:
+        return (
+            f"two variants share the {types[0]} value '{values[0]}': give each variant its own "
+            f"{types[0]} value in Shopbox"
+        )
+    shown = ", ".join(f"{name} '{value}'" for name, value in zip(types, values, strict=True))
+    return (
+        f"two variants share the values {shown}: give each variant its own combination of "
+        f"{' and '.join(types)} in Shopbox"
+    )

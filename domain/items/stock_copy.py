@@ -2,9 +2,9 @@
 
 Shopbox branches map to Rackbeat locations (SYNC_BRANCH_LOCATIONS); two branches on one location
 are summed. The copy is compare-before-write: current Rackbeat stock is read (unless the item was
-just created, when it is known to be zero) and only differing figures are written, as absolute
-adjustments (`relative: false`; a negative target, which Rackbeat refuses as an absolute level,
-goes as a relative delta). Writes suppress webhooks, so stock-publisher does not echo them back.
+just created, when it is known to be zero) and only differing figures are written, as new levels
+(negative ones too: Rackbeat keeps them). Writes suppress webhooks, so stock-publisher does not
+echo them back.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from decimal import Decimal
 from domain.items.ports import RackbeatStock
 from domain.items.rules import ShopboxRef
 from domain.items.to_rackbeat import Outcome
-from schemas.items import ProductSnapshot
+from schemas.items import ProductSnapshot, variant_key
 from services.clients import rackbeat_models as rb
 from services.clients.shopbox import InventoryRow
 
@@ -31,7 +31,12 @@ class StockTarget:
     item_number: str
     location: int
     quantity: Decimal
-    pick: rb.VariationPick | None = None
+    picks: tuple[rb.VariationPick, ...] = ()
+    """A variant's options, one per variation type; empty for a plain item."""
+
+    @property
+    def variant(self) -> str | None:
+        return variant_key(pick.option_id for pick in self.picks)
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def stock_targets(
     if outcome.action == "skipped" or outcome.item_number is None:
         return [], []
     number, targets, problems = outcome.item_number, [], []
-    picks = {b.shopbox_variant_id: b for b in outcome.bindings if b.rackbeat_option_id}
+    bound = {b.shopbox_variant_id: b for b in outcome.bindings if b.option_ids()}
     product_level = stock.get((snapshot.product_id, None), {})
     if snapshot.variants and any(q != ZERO for q in product_level.values()):
         problems.append(
@@ -78,34 +83,34 @@ def stock_targets(
         else [(snapshot.sku or "", None)]
     )
     for sku, variant in sellable:
-        pick = None
+        picks: tuple[rb.VariationPick, ...] = ()
         if variant is not None:
-            binding = picks.get(variant)
+            binding = bound.get(variant)
             if binding is None:
                 continue  # reported through its binding problem
-            pick = rb.VariationPick(
-                variation_id=int(binding.rackbeat_variation_id or 0),
-                option_id=int(binding.rackbeat_option_id or 0),
+            variation = int(binding.rackbeat_variation_id or 0)
+            picks = tuple(
+                rb.VariationPick(variation_id=variation, option_id=int(option))
+                for option in binding.option_ids()
             )
         levels = stock.get((snapshot.product_id, variant), {})
         for location in locations:
-            targets.append(StockTarget(sku, number, location, levels.get(location, ZERO), pick))
+            targets.append(StockTarget(sku, number, location, levels.get(location, ZERO), picks))
     return targets, problems
 
 
 async def current_stock(
     client: RackbeatStock, number: str, locations: Iterable[int], has_variants: bool
-) -> dict[tuple[int, int | None], Decimal]:
-    """Rackbeat stock per (location, option id) for one item."""
+) -> dict[tuple[int, str | None], Decimal]:
+    """Rackbeat stock per (location, variant key) for one item."""
     if not has_variants:
         rows = await client.item_stock(number)
         return {(row.location.number, None): row.stock_quantity for row in rows}
-    current: dict[tuple[int, int | None], Decimal] = {}
-    for location in locations:
-        for row in await client.variant_stock(number, location=location):
-            for option in row.options:
-                current[(location, option.option_id)] = row.stock_quantity
-    return current
+    return {
+        (location, variant_key(option.option_id for option in row.options)): row.stock_quantity
+        for location in locations
+        for row in await client.variant_stock(number, location=location)
+    }
 
 
 async def copy_stock(
@@ -119,22 +124,19 @@ async def copy_stock(
     if not targets:
         return []
     if fresh:
-        current: dict[tuple[int, int | None], Decimal] = {}
+        current: dict[tuple[int, str | None], Decimal] = {}
     else:
         locations = sorted({t.location for t in targets})
-        has_variants = any(t.pick for t in targets)
+        has_variants = any(t.picks for t in targets)
         current = await current_stock(client, targets[0].item_number, locations, has_variants)
     writes = []
     for target in targets:
-        option = target.pick.option_id if target.pick else None
-        before = current.get((target.location, option), ZERO)
+        before = current.get((target.location, target.variant), ZERO)
         if before == target.quantity:
             continue
         writes.append(StockWrite(target, before))
         if not dry_run:
-            await client.create_inventory_adjustment(
-                _adjustment(target, before), suppress_webhooks=True
-            )
+            await client.create_inventory_adjustment(_adjustment(target), suppress_webhooks=True)
     return writes
 
 
@@ -144,14 +146,12 @@ def negative_figures(writes: Iterable[StockWrite]) -> list[StockTarget]:
     return [write.target for write in writes if write.target.quantity < 0]
 
 
-def _adjustment(target: StockTarget, before: Decimal) -> rb.NewInventoryAdjustment:
-    absolute = target.quantity >= 0
+def _adjustment(target: StockTarget) -> rb.NewInventoryAdjustment:
     return rb.NewInventoryAdjustment(
         item_number=target.item_number,
         location_number=target.location,
-        quantity=target.quantity if absolute else target.quantity - before,
-        relative=not absolute,
+        quantity=target.quantity,
         reason="Initial sync from Shopbox",
         description=f"Shopbox stock for SKU {target.sku}",
-        variations=[target.pick] if target.pick else [],
+        variations=list(target.picks),
     )

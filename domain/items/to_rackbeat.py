@@ -3,8 +3,10 @@
 Compare-before-write: the Rackbeat product is read (or taken from a preloaded catalog) and only
 the fields that differ are written, with `suppress_webhooks`, so an edit that changes nothing
 writes nothing and our writes never come back as Rackbeat changes. A Shopbox product becomes one
-Rackbeat product (item number = the product's SKU); its variants become options of one Rackbeat
-variation, named deterministically so a re-run after a crash reuses it instead of making another.
+Rackbeat product (item number = the product's SKU); its variants become option picks of one
+Rackbeat variation with a type per Shopbox variant type (size x colour: two types, a variant is
+one option of each), named deterministically so a re-run after a crash reuses it instead of
+making another.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from domain.items.ports import RackbeatItems
 from domain.items.rules import (
     PriceRules,
     ShopboxRef,
+    VariantAxes,
     duplicate_problem,
     problem_binding,
     sellable_skus,
-    variant_axis,
+    variant_axes,
     with_sku_fix,
 )
 from schemas.items import Binding, ProductSnapshot
@@ -85,8 +88,8 @@ class RackbeatCatalog:
         return self._variations
 
 
-def variation_name(snapshot: ProductSnapshot, axis: str) -> str:
-    return f"{axis} (Shopbox {snapshot.product_id})"
+def variation_name(snapshot: ProductSnapshot, axes: VariantAxes) -> str:
+    return f"{' x '.join(axes)} (Shopbox {snapshot.product_id})"
 
 
 @dataclass(frozen=True)
@@ -122,15 +125,13 @@ class RackbeatWriter:
         if own_problem:
             reason = f"the product's own SKU is its Rackbeat item number and {own_problem}"
             return self._skipped(snapshot, reason, duplicates)
-        axis = variant_axis(snapshot) if snapshot.variants else None
-        if isinstance(axis, str):
-            return self._skipped(snapshot, axis, duplicates)
+        axes = variant_axes(snapshot) if snapshot.variants else None
+        if isinstance(axes, str):
+            return self._skipped(snapshot, axes, duplicates)
         outcome = Outcome(snapshot.product_id, number, "unchanged")
         current = await self.catalog.product(number)
-        if axis is not None:
-            variation = await self._ensure_variation(
-                snapshot, axis[0], list(axis[1]), current, outcome
-            )
+        if axes is not None:
+            variation = await self._ensure_variation(snapshot, axes, current, outcome)
             if isinstance(variation, str):
                 return self._skipped(snapshot, variation, duplicates)
             outcome.variation = variation
@@ -183,56 +184,58 @@ class RackbeatWriter:
     async def _ensure_variation(
         self,
         snapshot: ProductSnapshot,
-        axis: str,
-        values: list[str],
+        axes: VariantAxes,
         current: rb.Product | None,
         outcome: Outcome,
     ) -> rb.Variation | str | None:
-        """The product's variation with an option per variant value (created or extended)."""
+        """The product's variation with a type per variant type and an option per value
+        (created, or extended with the types and options it lacks)."""
         if current is not None and current.variation_id is not None:
             variation: rb.Variation | None = await self.catalog.variation(current.variation_id)
         else:
-            variation = await self.catalog.variation_named(variation_name(snapshot, axis))
+            variation = await self.catalog.variation_named(variation_name(snapshot, axes))
         if variation is None:
             outcome.writes += 1
-            outcome.changes.append(f"new variation {axis}: {', '.join(values)}")
+            outcome.changes.append(f"new variation {_shown(axes)}")
             if self.dry_run:
                 return None
-            variation = await self.client.create_variation(
-                variation_name(snapshot, axis), axis, values
-            )
+            variation = await self.client.create_variation(variation_name(snapshot, axes), axes)
             self.catalog.remember_variation(variation)
             return variation
-        if len(variation.types) != 1:
+        extra = [t.name for t in variation.types if t.name not in axes]
+        if extra:
             return (
-                f"the Rackbeat variation {variation.id} ({variation.name}) has "
-                f"{len(variation.types)} types, and item-mapper maps one: give it back a single "
-                f"{axis} type in Rackbeat, or rename it there so item-mapper creates its own"
+                f"the Rackbeat variation {variation.id} ({variation.name}) has the type "
+                f"{', '.join(extra)}, which no Shopbox variant type matches (Shopbox has "
+                f"{', '.join(axes)}): remove that type from the variation in Rackbeat, or rename "
+                "the variation there so item-mapper creates its own"
             )
-        vtype = variation.types[0]
-        known = {option.name for option in vtype.options}
-        missing = [value for value in values if value not in known]
+        missing = _missing(variation, axes)
         if not missing:
             return variation
-        outcome.writes += len(missing)
-        outcome.changes.append(f"new options {', '.join(missing)}")
+        outcome.writes += sum(len(values) for values in missing.values())
+        outcome.changes.append(f"new options {_shown(missing)}")
         if outcome.action == "unchanged":
             outcome.action = "updated"
         if self.dry_run:
             return variation
-        added = [
-            await self.client.add_variation_option(variation.id, vtype.id, value)
-            for value in missing
-        ]
-        variation = rb.Variation(
-            id=variation.id,
-            name=variation.name,
-            types=[
-                rb.VariationType(id=vtype.id, name=vtype.name, options=[*vtype.options, *added])
-            ],
-        )
+        variation = await self._extend(variation, missing)
         self.catalog.remember_variation(variation)
         return variation
+
+    async def _extend(self, variation: rb.Variation, missing: VariantAxes) -> rb.Variation:
+        """`variation` with the missing types and options added in Rackbeat."""
+        types = {t.name: t for t in variation.types}
+        for name, values in missing.items():
+            vtype = types.get(name) or await self.client.add_variation_type(variation.id, name)
+            added = [
+                await self.client.add_variation_option(variation.id, vtype.id, value)
+                for value in values
+            ]
+            types[name] = rb.VariationType(
+                id=vtype.id, name=vtype.name, options=[*vtype.options, *added]
+            )
+        return rb.Variation(id=variation.id, name=variation.name, types=list(types.values()))
 
     # ---------------------------------------------------------------------------- bindings
 
@@ -250,13 +253,13 @@ class RackbeatWriter:
                 bindings.append(_reported(sku, problem, ref, duplicates))
                 continue
             assert sku is not None
-            option_id: str | None = None
+            picks: list[str] = []
             if ref[1] is not None:
                 variant = next(v for v in snapshot.variants if v.variant_id == ref[1])
-                value = next(iter(variant.attributes.values()))
-                if value not in options:
+                found = [options.get((t, value)) for t, value in sorted(variant.attributes.items())]
+                if None in found:
                     continue  # dry run: the option does not exist yet
-                option_id = str(options[value])
+                picks = [str(option) for option in found]
             bindings.append(
                 Binding(
                     sku=sku,
@@ -264,9 +267,10 @@ class RackbeatWriter:
                     shopbox_variant_id=ref[1],
                     rackbeat_item_number=outcome.item_number,
                     rackbeat_variation_id=str(outcome.variation.id)
-                    if outcome.variation and option_id
+                    if outcome.variation and picks
                     else None,
-                    rackbeat_option_id=option_id,
+                    rackbeat_option_id=picks[0] if picks else None,
+                    rackbeat_option_ids=picks if len(picks) > 1 else [],
                 )
             )
         return bindings
@@ -324,7 +328,19 @@ def _reported(
     return problem_binding(sku, problem, holders[0] if holders else ref)
 
 
-def _options_by_name(variation: rb.Variation | None) -> dict[str, int]:
-    if variation is None or len(variation.types) != 1:
+def _options_by_name(variation: rb.Variation | None) -> dict[tuple[str, str], int]:
+    """Option ids by (type name, option name)."""
+    if variation is None:
         return {}
-    return {option.name: option.id for option in variation.types[0].options}
+    return {(t.name, option.name): option.id for t in variation.types for option in t.options}
+
+
+def _missing(variation: rb.Variation, axes: VariantAxes) -> VariantAxes:
+    """The types and values of `axes` that `variation` has no option for."""
+    have = _options_by_name(variation)
+    missing = {name: [v for v in values if (name, v) not in have] for name, values in axes.items()}
+    return {name: values for name, values in missing.items() if values}
+
+
+def _shown(axes: VariantAxes) -> str:
+    return "; ".join(f"{name}: {', '.join(values)}" for name, values in axes.items())

@@ -70,7 +70,7 @@ class ShopboxWriter:
         upsert, changes = shopbox_changes(found, snapshot, price)
         if upsert is None:
             return _bound(number, found.uid, "unchanged", [])
-        await self.client.create_or_update_product(upsert)
+        await self.client.create_or_update_product(upsert, current=found)
         return _bound(number, found.uid, "updated", changes)
 
     async def _find(self, number: str) -> sb.Product | str | None:

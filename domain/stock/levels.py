@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from schemas.items import variant_key
 from schemas.stock import StockLevel
 from services.clients.rackbeat_models import ItemLocationStock, VariantStock
 
@@ -52,25 +53,19 @@ def location_levels(item: str, rows: Iterable[ItemLocationStock]) -> list[StockL
     ]
 
 
-def option_levels(
-    item: str, location: int, rows: Iterable[VariantStock]
-) -> tuple[list[StockLevel], int]:
-    """Variation-matrix rows of one location: one level per option; and how many rows were
-    skipped because they combine several variation types (item-mapper binds one type only, so
-    no binding can name such a row)."""
-    levels, skipped = [], 0
-    for row in rows:
-        if len(row.options) != 1:
-            skipped += 1
-            continue
-        levels.append(
-            StockLevel(
-                item_number=item,
-                location_number=location,
-                variation_option_id=str(row.options[0].option_id),
-                stock_quantity=row.stock_quantity,
-                in_order_quantity=row.in_order_quantity,
-                available_quantity=row.available_quantity,
-            )
+def option_levels(item: str, location: int, rows: Iterable[VariantStock]) -> list[StockLevel]:
+    """Variation-matrix rows of one location: one level per variant, named by its options
+    (`variant_key`: one option, or one per type of a size x colour variation). A row with no
+    option names no variant and is left out."""
+    return [
+        StockLevel(
+            item_number=item,
+            location_number=location,
+            variation_option_id=variant_key(option.option_id for option in row.options),
+            stock_quantity=row.stock_quantity,
+            in_order_quantity=row.in_order_quantity,
+            available_quantity=row.available_quantity,
         )
-    return levels, skipped
+        for row in rows
+        if row.options
+    ]

@@ -11,6 +11,18 @@ that order. `unsettled()` reports this, and the pusher then holds the write unti
 (requested when the ledger entry arrives) is available. That is what keeps Shopbox from
 flapping: no double subtraction, and no "old" Rackbeat figure that forgets a sale.
 
+A void is anticipated only briefly: for `VOID_RELEASE` after it, while order-writer cancels
+the order, the figure is Rackbeat's plus the voided units (what the till shows; nothing dips).
+After that, while the ledger still says the order reserves, the figure is Rackbeat's own.
+Anticipating for longer would count the units twice once the order is cancelled by hand in
+Rackbeat (where the API has no cancel endpoint the ledger never hears of it): an oversell. A
+figure that counts a voided basket for good (a stock copy taken after it, with no order left to
+release) is always raised by the voided units.
+
+A line whose item's stock was copied from Shopbox after the basket (`stock_copied_at` on its
+binding) is held by the copied figure, not by an order: it stays in Rackbeat until order-writer
+records that it gave those units back, and only then follows the order like any other sale.
+
 It also remembers which baskets it has seen, so the reconciler can tell a Shopbox basket whose
 sales event has not reached us yet (its stock effect is in Shopbox, but not in our figure).
 
@@ -35,38 +47,64 @@ StockSpot = tuple[str, int]
 LineResolver = Callable[[SaleLine], str | None]
 """Sale line -> SKU through the bindings, or None when the line is not a bound item."""
 
+CopyCheck = Callable[[SaleLine, datetime], bool]
+"""(line, basket time) -> True when the line's item stock was copied from Shopbox after it."""
+
 RESERVING_OUTCOMES = frozenset({"created", "found_existing", "refunded"})
 SEEN_MARGIN = timedelta(minutes=5)
 """Baskets created this long before the newest one seen are still checked against Shopbox's
 list (sales arrive out of order; clocks differ); `seen` keeps ids for well over that."""
 SEEN_KEEP = timedelta(hours=1)
+VOID_RELEASE = timedelta(seconds=4)
+"""How long a void's units are counted as released before the ledger says the order is."""
 
 
 @dataclass
 class Basket:
     quantities: dict[StockSpot, Decimal] = field(default_factory=dict)
     cancelled: bool = False
-    ledger: list[tuple[datetime, bool]] = field(default_factory=list)
-    """(when, does Rackbeat hold this basket's effect from then on), in time order."""
+    cancelled_at: datetime | None = None
+    ledger: list[tuple[datetime, bool, bool]] = field(default_factory=list)
+    """(when, does Rackbeat hold this basket's effect from then on, were the units a copied
+    figure counted given back), in time order."""
+    copied: set[StockSpot] = field(default_factory=set)
+    """Spots whose copied figure already counts this basket."""
 
-    def in_rackbeat(self, at: datetime) -> bool:
-        held = False
-        for when, reserves in self.ledger:
+    def in_rackbeat(self, at: datetime, spot: StockSpot) -> bool:
+        held = spot in self.copied
+        given_back = spot not in self.copied
+        for when, reserves, returned in self.ledger:
             if when <= at:
-                held = reserves
+                given_back = given_back or returned
+                held = reserves if given_back else True
         return held
 
+    def releasing(self, at: datetime) -> bool:
+        """Voided moments before `at`: order-writer is still cancelling the order."""
+        return self.cancelled_at is not None and at - self.cancelled_at < VOID_RELEASE
+
+    def order_reserves(self, at: datetime) -> bool:
+        """Does the newest ledger record at or before `at` say a booked order reserves?"""
+        reserving = [reserves for when, reserves, _ in self.ledger if when <= at]
+        return bool(reserving) and reserving[-1]
+
     def changes_after(self, at: datetime) -> bool:
-        return any(when > at for when, _ in self.ledger)
+        return any(when > at for when, _, _ in self.ledger)
 
     def last_change(self) -> datetime | None:
         return self.ledger[-1][0] if self.ledger else None
 
 
 class PendingSales:
-    def __init__(self, branch_locations: dict[str, int], resolve_sku: LineResolver) -> None:
+    def __init__(
+        self,
+        branch_locations: dict[str, int],
+        resolve_sku: LineResolver,
+        copied_after: CopyCheck | None = None,
+    ) -> None:
         self._locations = branch_locations
         self._resolve = resolve_sku
+        self._copied_after = copied_after
         self._baskets: dict[str, Basket] = {}
         self._by_spot: dict[StockSpot, set[str]] = defaultdict(set)
         self._seen: dict[str, datetime] = {}
@@ -83,6 +121,7 @@ class PendingSales:
             if basket is None:
                 return []
             basket.cancelled = True
+            basket.cancelled_at = event.payload.cancelled_at
             return list(basket.quantities)
         sale = event.payload
         self._seen[sale.basket_id] = sale.created_at
@@ -104,6 +143,8 @@ class PendingSales:
                 continue
             spot = (sku, location)
             basket.quantities[spot] = basket.quantities.get(spot, ZERO) + line.quantity
+            if self._copied_after is not None and self._copied_after(line, sale.created_at):
+                basket.copied.add(spot)
             self._by_spot[spot].add(sale.basket_id)
         return list(basket.quantities)
 
@@ -114,7 +155,7 @@ class PendingSales:
         record = event.payload
         reserves = record.booked and record.outcome in RESERVING_OUTCOMES
         basket = self._baskets.setdefault(basket_id, Basket())
-        entry = (record.synced_at, reserves)
+        entry = (record.synced_at, reserves, record.stock_returned)
         if entry in basket.ledger:
             return []
         basket.ledger.append(entry)
@@ -128,11 +169,13 @@ class PendingSales:
         total = ZERO
         for basket_id in self._by_spot.get(spot, ()):
             basket = self._baskets[basket_id]
-            in_shopbox = not basket.cancelled
-            in_rackbeat = basket.in_rackbeat(observed_at)
-            if in_shopbox != in_rackbeat:
-                quantity = basket.quantities[spot]
-                total += quantity if in_shopbox else -quantity
+            in_rackbeat = basket.in_rackbeat(observed_at, spot)
+            if not basket.cancelled and not in_rackbeat:
+                total += basket.quantities[spot]  # sold, not in Rackbeat's figure yet
+            elif basket.cancelled and in_rackbeat and not basket.order_reserves(observed_at):
+                total -= basket.quantities[spot]  # voided, yet a copied figure counts it for good
+            elif basket.cancelled and in_rackbeat and basket.releasing(observed_at):
+                total -= basket.quantities[spot]  # voided just now: the order is being cancelled
         return total
 
     def unsettled(self, spot: StockSpot, observed_at: datetime) -> bool:
@@ -171,7 +214,10 @@ class PendingSales:
             last = basket.last_change()
             if last is None or last >= older_than:
                 continue
-            if not basket.quantities or basket.in_rackbeat(last) == (not basket.cancelled):
+            settled = (
+                basket.in_rackbeat(last, s) == (not basket.cancelled) for s in basket.quantities
+            )
+            if all(settled):
                 gone.append(basket_id)
         for basket_id in gone:
             for spot in self._baskets.pop(basket_id).quantities:

@@ -15,8 +15,8 @@ import random
 import socket
 import threading
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,28 +81,35 @@ def faults_from(args: argparse.Namespace) -> Faults:
 
 
 class TokenBucket:
-    """Fixed per-minute budget per token, refilled continuously (the limit the API enforces)."""
+    """A per-minute budget per token, refilled continuously (the limit the API enforces).
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
+    `burst_s` is how much of the budget may go at once: 60 s lets a full bucket send the whole
+    minute's calls in one burst, 1 s only one second's (`rate_limit_window`: a per-second limit).
+    """
+
+    def __init__(self, per_minute: int, burst_s: float = 60.0) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, self.rate * burst_s)
         self._tokens: dict[str, float] = {}
         self._stamp: dict[str, float] = {}
 
     def take(self, key: str) -> float:
         """Return 0 when the call may go ahead, else the seconds until one token is free."""
         now = time.monotonic()
-        rate = self.per_minute / 60.0
         tokens = min(
-            float(self.per_minute),
-            self._tokens.get(key, float(self.per_minute))
-            + (now - self._stamp.get(key, now)) * rate,
+            self.capacity,
+            self._tokens.get(key, self.capacity) + (now - self._stamp.get(key, now)) * self.rate,
         )
         self._stamp[key] = now
         if tokens >= 1:
             self._tokens[key] = tokens - 1
             return 0.0
         self._tokens[key] = tokens
-        return (1 - tokens) / rate
+        return (1 - tokens) / self.rate
+
+
+BURST_SECONDS = {"minute": 60.0, "second": 1.0}
+"""The `rate_limit_window` switch: how many seconds of the budget one burst may spend."""
 
 
 @dataclass
@@ -112,12 +119,22 @@ class SimulatorState:
     faults: Faults = field(default_factory=Faults)
     requests: Counter[str] = field(default_factory=Counter)
     bucket: TokenBucket | None = None
+    admitted: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    """When the latest API calls got past the rate limit (monotonic s): the client's pacing."""
+    rate_limit_window: str = "minute"
+    rate_limit_retry_after: str = "sent"
+
+    def use_switches(self, switches: Mapping[str, str]) -> None:
+        """The rate-limit switches (RATE_LIMIT_SWITCHES); they outlive fault changes."""
+        self.rate_limit_window = switches["rate_limit_window"]
+        self.rate_limit_retry_after = switches["rate_limit_retry_after"]
+        self.set_faults(self.faults)
 
     def set_faults(self, faults: Faults) -> None:
         self.faults = faults
-        self.bucket = (
-            TokenBucket(faults.rate_limit_per_minute) if faults.rate_limit_per_minute else None
-        )
+        per_minute = faults.rate_limit_per_minute
+        burst_s = BURST_SECONDS[self.rate_limit_window]
+        self.bucket = TokenBucket(per_minute, burst_s) if per_minute else None
 
 
 def route_name(scope: Scope) -> str:
@@ -150,13 +167,9 @@ class FaultMiddleware:
         if self.state.bucket is not None:
             wait = self.state.bucket.take(self.token_of(scope))
             if wait > 0:
-                self.state.requests["429"] += 1
-                retry_after = str(max(1, int(wait + 0.999)))
-                response: Response = JSONResponse(
-                    {"message": "Too Many Attempts."}, 429, headers={"Retry-After": retry_after}
-                )
-                await response(scope, receive, send)
+                await self._refuse(wait, scope, receive, send)
                 return
+        self.state.admitted.append(time.monotonic())
         if faults.error_rate and random.random() < faults.error_rate:
             self.state.requests["500"] += 1
             await JSONResponse({"message": "Server Error"}, 500)(scope, receive, send)
@@ -171,6 +184,15 @@ class FaultMiddleware:
             await self._lose_response(scope, receive, send)
             return
         await self.app(scope, receive, counting_send)
+
+    async def _refuse(self, wait: float, scope: Scope, receive: Receive, send: Send) -> None:
+        """429, with `Retry-After` in whole seconds unless the switch leaves it out."""
+        self.state.requests["429"] += 1
+        headers = {}
+        if self.state.rate_limit_retry_after == "sent":
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        response = JSONResponse({"message": "Too Many Attempts."}, 429, headers=headers)
+        await response(scope, receive, send)
 
     async def _lose_response(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The write is applied, then the answer is lost: a crash or a timeout after the commit,
@@ -190,7 +212,7 @@ def control_routes(
     reset: Callable[[], None],
     default_faults: Callable[[], Faults] = Faults,
 ) -> list[Route]:
-    """The shared part of the control surface: faults, request counts, reset.
+    """The shared part of the control surface: faults, request counts and times, reset.
 
     `default_faults` is what a reset restores (e.g. Rackbeat keeps its 480/min limit on).
     """
@@ -209,9 +231,13 @@ def control_routes(
     async def get_requests(_: Request) -> Response:
         return JSONResponse(dict(state.requests))
 
+    async def get_admitted(_: Request) -> Response:
+        return JSONResponse({"admitted": list(state.admitted)})
+
     async def post_reset(_: Request) -> Response:
         reset()
         state.requests.clear()
+        state.admitted.clear()
         state.set_faults(default_faults())
         return JSONResponse({"reset": True})
 
@@ -219,6 +245,7 @@ def control_routes(
         Route(f"{CONTROL_PREFIX}/faults", get_faults, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/faults", put_faults, methods=["PUT"]),
         Route(f"{CONTROL_PREFIX}/requests", get_requests, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}/admitted", get_admitted, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/reset", post_reset, methods=["POST"]),
     ]
 
@@ -235,13 +262,17 @@ class WebhookDispatcher:
     """Delivers webhooks in the background with retries and backoff, like the real senders.
 
     Faults: drop (never sent), duplicate (sent twice), reorder (shuffled in small groups).
-    `delivered` and `failed` count attempts so tests can see what happened.
+    `delivered` and `failed` count attempts so tests can see what happened. At most
+    `max_in_flight` posts are open at once; the rest wait their turn here, not in httpx's pool,
+    whose queue costs CPU per queued request at every change (hundreds of pushes queued for a
+    slow receiver stalled the whole simulator).
     """
 
     state: SimulatorState
     max_attempts: int = 6
     base_backoff_s: float = 0.2
     timeout_s: float = 15.0
+    max_in_flight: int = 32
     delivered: int = 0
     dropped: int = 0
     failed_attempts: int = 0
@@ -250,6 +281,7 @@ class WebhookDispatcher:
     _queue: asyncio.Queue[Delivery] | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _pump: asyncio.Task[None] | None = None
+    _gate: asyncio.Semaphore | None = None
 
     def submit(self, delivery: Delivery) -> None:
         if self._queue is None:
@@ -271,7 +303,10 @@ class WebhookDispatcher:
 
     async def _run(self) -> None:
         assert self._queue is not None
-        async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s, connect=3.0)) as client:
+        self._gate = asyncio.Semaphore(self.max_in_flight)
+        timeout = httpx.Timeout(self.timeout_s, connect=3.0)
+        limits = httpx.Limits(max_connections=self.max_in_flight)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             while True:
                 batch = [await self._queue.get()]
                 window = self.state.faults.webhook_reorder_window
@@ -288,10 +323,12 @@ class WebhookDispatcher:
     async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
         try:
             for attempt in range(self.max_attempts):
+                assert self._gate is not None
                 try:
-                    response = await client.post(
-                        delivery.url, json=delivery.body, headers=delivery.headers
-                    )
+                    async with self._gate:
+                        response = await client.post(
+                            delivery.url, json=delivery.body, headers=delivery.headers
+                        )
                     if response.is_success:
                         self.delivered += 1
                         return

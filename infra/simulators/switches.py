@@ -56,3 +56,24 @@ def resolve(
             choices = ", ".join(by_name[name].choices)
             raise ValueError(f"switch {name}={value!r}: choose one of {choices}")
     return values
+
+
+RATE_LIMIT_SWITCHES = (
+    Switch(
+        name="rate_limit_window",
+        choices=("minute", "second"),
+        evidence="minute",
+        strict="second",
+        legacy="minute",
+        source="unknown (no API's limit window was found; Rackbeat's wrapper counts per minute)",
+    ),
+    Switch(
+        name="rate_limit_retry_after",
+        choices=("sent", "absent"),
+        evidence="sent",
+        strict="absent",
+        legacy="sent",
+        source="unknown (no 429 of either API was seen; Laravel's throttle sends it)",
+    ),
+)
+"""How the common middleware's rate limit refuses, for both simulators (common.py)."""

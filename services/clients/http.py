@@ -1,5 +1,5 @@
 """The HTTP plumbing under both API clients: retries with backoff and jitter, `Retry-After`,
-a client-side rate limit per token, and errors that say which call failed without leaking tokens.
+a smoothed client-side rate limit, and errors that say which call failed without leaking tokens.
 
 Retries use tenacity and the rate limit uses aiolimiter: both well kept and typed, and both
 easier to read than a hand-written loop.
@@ -23,9 +23,11 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from services.clients.health import UpstreamHealth
+from services.clients.samples import SampleLog
 from services.common import metrics
 
 REDACTED = "***"
@@ -74,7 +76,8 @@ class ValidationFailed(ApiError):
 class RateLimited(ApiError):
     def __init__(self, api: str, call: str, retry_after_s: float | None) -> None:
         self.retry_after_s = retry_after_s
-        super().__init__(api, call, 429, f"rate limited, retry after {retry_after_s}s")
+        after = "no Retry-After" if retry_after_s is None else f"retry after {retry_after_s}s"
+        super().__init__(api, call, 429, f"rate limited ({after})")
 
 
 class ServerError(ApiError):
@@ -123,9 +126,43 @@ class _WaitRetryAfter(wait_base):
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 6
+    """Tries against 5xx and transport errors (about 6 s of backoff with the defaults)."""
     initial_s: float = 0.2
     max_s: float = 10.0
     jitter_s: float = 0.2
+    rate_limited_s: float = 60.0
+    """How long a call keeps retrying 429s, creates too: the server refused, so a retry is
+    safe, and a per-minute limit has room again within a minute, `Retry-After` or not."""
+
+
+class _StopRetrying(stop_base):
+    """A 429 is retried until the next wait would pass `rate_limited_s` since the first try;
+    any other failure stops after `attempts` of them. One per call: it counts that call."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.failures = 0
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateLimited):
+            spent = (retry_state.seconds_since_start or 0.0) + retry_state.upcoming_sleep
+            return spent > self.policy.rate_limited_s
+        self.failures += 1
+        return self.failures >= self.policy.attempts
+
+
+MAX_BURST = 5
+"""The most calls the client-side limiter lets go at once after a quiet spell."""
+
+
+def smoothed_limiter(requests_per_minute: int) -> AsyncLimiter:
+    """The per-minute budget spread evenly over the minute: a bucket of one second's calls (at
+    least 1, at most MAX_BURST) refilled at the per-minute rate; 480/min lets 5 go at once,
+    then one every 125 ms. A bucket of the whole minute would allow a burst of 480, which a
+    real per-second limit would refuse."""
+    burst = max(1, min(MAX_BURST, requests_per_minute // 60))
+    return AsyncLimiter(burst, burst * 60 / requests_per_minute)
 
 
 class ApiClient:
@@ -154,9 +191,11 @@ class ApiClient:
             params=dict(params or {}),
             timeout=httpx.Timeout(timeout_s, connect=5.0),
         )
-        self._limiter = AsyncLimiter(requests_per_minute, 60) if requests_per_minute else None
+        self._limiter = smoothed_limiter(requests_per_minute) if requests_per_minute else None
         self._retry = retry or RetryPolicy()
         self.health = UpstreamHealth(self.api_name)
+        self.samples = SampleLog(self.api_name, enabled=False)
+        """Logs each endpoint's first answer, scrubbed, when enabled (`LOG_API_SAMPLES`)."""
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -180,11 +219,12 @@ class ApiClient:
         """One logical call; retried on 5xx, 429 and transport errors when `retry` is set.
 
         A non-`idempotent` call (e.g. a create) is retried only on 429, which the server refused
-        before doing anything; a 5xx or timeout may already have done it.
+        before doing anything; a 5xx or timeout may already have done it. A 429 waits its
+        `Retry-After` (capped), else the exponential backoff, for up to `rate_limited_s`.
         """
         policy = self._retry
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts if retry else 1),
+            stop=_StopRetrying(policy) if retry else stop_after_attempt(1),
             wait=_WaitRetryAfter(
                 wait_exponential_jitter(
                     multiplier=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s
@@ -199,6 +239,10 @@ class ApiClient:
             with attempt:
                 return await self._send_once(method, path, params=params, json=json)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """One GET, decoded but not modelled: for diagnostics that look at the raw shape."""
+        return await self._request("GET", path, params=params)
 
     def _count_retry(self, state: RetryCallState) -> None:
         metrics.UPSTREAM_RETRIES.labels(self.api_name).inc()
@@ -251,12 +295,22 @@ class ApiClient:
         finally:
             elapsed = time.monotonic() - started
             metrics.observe_upstream(self.api_name, method, path, status, elapsed)
-        return self._decode(call, response)
+        answer = self._decode(call, response)
+        self.samples.offer(method, path, answer)
+        return answer
 
     def _decode(self, call: str, response: httpx.Response) -> Any:
         status = response.status_code
         if status < 300:
-            return response.json() if response.content else None
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                kind = response.headers.get("content-type", "no content type")
+                raise ApiError(
+                    self.api_name, call, status, f"answer is not JSON ({kind})"
+                ) from None
         body = _json_or_none(response)
         message = _message_of(body) or response.reason_phrase
         if status == 401:

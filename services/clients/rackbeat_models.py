@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 
 M = TypeVar("M", bound=BaseModel)
 ZERO = Decimal(0)
@@ -70,11 +78,20 @@ class Item(Product):
 
 
 class ItemLocationStock(RackbeatModel):
+    """A stock row per location: nested `location{number}` or flat `number` (the real rows seen)."""
+
     location: LocationRef
     stock_quantity: Decimal = ZERO
     in_order_quantity: Decimal = ZERO
     available_quantity: Decimal = ZERO
     purchased_quantity: Decimal = ZERO
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_location(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and not isinstance(raw.get("location"), dict) and "number" in raw:
+            return {**raw, "location": {"number": raw["number"], "name": raw.get("name")}}
+        return raw
 
 
 class LineVariation(RackbeatModel):
@@ -85,9 +102,10 @@ class LineVariation(RackbeatModel):
 
 
 class VariantStock(RackbeatModel):
-    """A row of `GET /products/{n}/variation-matrix` (shape invented by the simulator)."""
+    """A row of `GET /products/{n}/variation-matrix` (shape unknown: the options may be named
+    `variations`, as on order lines)."""
 
-    options: list[LineVariation]
+    options: list[LineVariation] = Field(validation_alias=AliasChoices("options", "variations"))
     stock_quantity: Decimal = ZERO
     in_order_quantity: Decimal = ZERO
     available_quantity: Decimal = ZERO
@@ -112,6 +130,22 @@ class Variation(RackbeatModel):
     id: int
     name: str
     types: list[VariationType]
+
+
+class VariationTypeHead(RackbeatModel):
+    """A type as listed: its options nested (older shape) or a sub-resource (None)."""
+
+    id: int
+    name: str
+    options: list[VariationOption] | None = None
+
+
+class VariationHead(RackbeatModel):
+    """A variation as read: its types nested (older shape) or a sub-resource (None)."""
+
+    id: int
+    name: str
+    types: list[VariationTypeHead] | None = None
 
 
 class Customer(RackbeatModel):
@@ -189,12 +223,11 @@ class OrderShipment(RackbeatModel):
 
 
 class InventoryAdjustment(RackbeatModel):
+    """The answer to an adjustment: read no further than its id and, where sent, its booking
+    (real answers are `inventory_regulation{id, lines[]}`, the older simulator's differ)."""
+
     id: int
-    item_number: str
-    location_number: int
-    quantity: Decimal
-    relative: bool = True
-    is_booked: bool = False
+    is_booked: bool | None = None
 
 
 class Webhook(RackbeatModel):
@@ -264,10 +297,13 @@ class NewOrder(WriteModel):
 
 
 class NewInventoryAdjustment(WriteModel):
+    """The new stock level of one item (or variant) at one location. Every source sets an
+    absolute level; a relative change exists in none, so `relative` can only be False."""
+
     item_number: str = Field(min_length=1, max_length=MAX_NUMBER_LEN)
     location_number: int
-    quantity: Decimal = Field(description="a signed delta, or the new level if not relative")
-    relative: bool = True
+    quantity: Decimal = Field(description="the new level at the location")
+    relative: Literal[False] = False
     reason: str | None = None
     description: str | None = None
     regulated_at: date | None = None

@@ -37,6 +37,11 @@ def _unix_seconds(value: Any) -> Any:
     return int(float(value)) if isinstance(value, float | str) else value
 
 
+UnixSeconds = Annotated[int, BeforeValidator(_unix_seconds)]
+"""A time the API may send as unix seconds (int or float) or as an ISO 8601 string: the read
+shapes of Shopbox's timestamps are unconfirmed (docs/api-assumptions.md S1, S10)."""
+
+
 class _Read(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, frozen=True)
 
@@ -67,7 +72,7 @@ class Product(_Read):
     tag: str | None = None
     inventory_on_variants: bool = False
     product_variances: list[ProductVariance] = []
-    updated_at: int | None = None
+    updated_at: UnixSeconds | None = None
 
 
 class CashRegister(_Read):
@@ -111,14 +116,24 @@ class Payment(_Read):
     amount: Kroner | None = None
 
 
+BASKET_TIME_KEYS = ("creation_time", "crdate", "created_at", "created")
+"""The keys integrators guess for a basket's creation time, the confirmed one first."""
+
+
+def unix_seconds(value: Any) -> int | None:
+    """A time as `UnixSeconds` reads it, or None when it is not one."""
+    try:
+        return int(_unix_seconds(value))
+    except (TypeError, ValueError):
+        return None
+
+
 class Basket(_Read):
     uid: str
-    creation_time: Annotated[int, BeforeValidator(_unix_seconds)] = Field(
-        validation_alias=AliasChoices("creation_time", "crdate", "created_at", "created")
-    )
+    creation_time: UnixSeconds = Field(validation_alias=AliasChoices(*BASKET_TIME_KEYS))
     """The read key is unconfirmed (docs/api-assumptions.md S10): the keys integrators guess,
     unix seconds or an ISO 8601 time."""
-    updated_at: int | None = None
+    updated_at: UnixSeconds | None = None
     canceled: bool = False
     cash_register: str | None = None
     branch: str | None = None
@@ -170,6 +185,15 @@ class VariantUpsert(BaseModel):
     code: str | None = None
 
 
+def _completed(variance: ProductVariance, change: VariantUpsert | None) -> VariantUpsert:
+    """A variant with all its fields as read and `change`'s values over them."""
+    fields = variance.model_dump(include=set(VariantUpsert.model_fields))
+    fields["sku_code"] = variance.sku_code or None  # never write back a SKU that was not read
+    return VariantUpsert.model_validate(
+        fields | (change.model_dump(exclude_none=True) if change else {})
+    )
+
+
 class ProductUpsert(BaseModel):
     """What `create_or_update_product` writes; money in kroner incl. VAT, None = leave as is."""
 
@@ -182,6 +206,18 @@ class ProductUpsert(BaseModel):
     code: str | None = None
     tag: str | None = None
     variants: list[VariantUpsert] | None = None
+
+    def with_every_variant(self, current: Product) -> ProductUpsert:
+        """This update with every variant of `current`, each with all its fields as read and
+        this update's values over them, plus the new ones: a partial `variants` list may remove
+        the variants left out (docs/api-assumptions.md S3)."""
+        if not current.product_variances and self.variants is None:
+            return self
+        given = {v.uid: v for v in self.variants or [] if v.uid is not None}
+        complete = [_completed(v, given.get(v.uid)) for v in current.product_variances]
+        known = {variance.uid for variance in current.product_variances}
+        others = [v for v in self.variants or [] if v.uid is None or v.uid not in known]
+        return self.model_copy(update={"variants": complete + others})
 
     def to_api(self) -> dict[str, Any]:
         body = _money_to_ore(self.model_dump(exclude_none=True, exclude={"variants"}))
@@ -279,9 +315,15 @@ class ShopboxClient(ApiClient):
     async def get_product(self, uid: str) -> Product:
         return Product.model_validate(await self._request("GET", f"products/{uid}"))
 
-    async def create_or_update_product(self, product: ProductUpsert) -> Product:
+    async def create_or_update_product(
+        self, product: ProductUpsert, *, current: Product | None = None
+    ) -> Product:
         """Upsert by uid. A create (no uid) is retried only on 429, never after a 5xx that may
-        already have created it; the caller looks it up by SKU before trying again."""
+        already have created it; the caller looks it up by SKU before trying again. An update
+        sends every variant of the product, completed from `current` (the product as just read;
+        read here when not given), since variants left out may be removed."""
+        if product.uid is not None:
+            product = product.with_every_variant(current or await self.get_product(product.uid))
         body = await self._request(
             "POST",
             "products/create-or-update",
@@ -332,8 +374,10 @@ class ShopboxClient(ApiClient):
         *,
         product_variance: str | None = None,
         note: str = "stock from Rackbeat",
-    ) -> InventoryRow:
-        """Set the ABSOLUTE stock level of a product or variance in a branch (A4)."""
+    ) -> None:
+        """Set the ABSOLUTE stock level of a product or variance in a branch (A4). The answer's
+        shape is unknown (docs/api-assumptions.md S9), so any 2xx is success and its body is
+        not read: the level written is the one sent."""
         body: dict[str, Any] = {
             "branch": branch,
             "product": product,
@@ -342,9 +386,7 @@ class ShopboxClient(ApiClient):
         }
         if product_variance is not None:
             body["product_variance"] = product_variance
-        return InventoryRow.model_validate(
-            await self._request("POST", "product-inventories", json=body)
-        )
+        await self._request("POST", "product-inventories", json=body)
 
     # ---- baskets (sales) --------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ lookup: such SKUs are never matched by guess. It also knows which Rackbeat items
 variation option (a stock read then asks for the variation matrix), and calls `on_bound` for a
 binding that arrives live (its item's stock is read again, not left to the next sweep).
 `BindingPublisher` publishes only bindings that changed, with a stable event id (item-mapper and
-`syncctl initial-sync`).
+`syncctl initial-sync`), keeping a binding's stock copy time while it names the same item.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from faststream.kafka import KafkaBroker
 
+from domain.bindings import keeping_copy_time
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import Binding, BindingChanged
 from services.common.kafka import publish_event
@@ -42,8 +43,9 @@ class BindingsView(CompactedView[BindingChanged]):
         sku = self._by_shopbox.get((product_id, variant_id))
         return self.by_sku(sku) if sku else None
 
-    def by_rackbeat(self, item_number: str, option_id: str | None = None) -> Binding | None:
-        sku = self._by_rackbeat.get((item_number, option_id))
+    def by_rackbeat(self, item_number: str, variant: str | None = None) -> Binding | None:
+        """The binding of an item, or of one of its variants (its `variant_key`)."""
+        sku = self._by_rackbeat.get((item_number, variant))
         return self.by_sku(sku) if sku else None
 
     def problem_of(self, sku: str) -> Binding | None:
@@ -71,10 +73,10 @@ class BindingsView(CompactedView[BindingChanged]):
             self._by_shopbox[(binding.shopbox_product_id, binding.shopbox_variant_id)] = sku
         item = binding.rackbeat_item_number
         if item:
-            self._by_rackbeat[(item, binding.rackbeat_option_id)] = sku
+            self._by_rackbeat[(item, binding.variant_key())] = sku
         if binding.problem is not None or not item:
             return
-        if binding.rackbeat_option_id:
+        if binding.option_ids():
             self._option_skus.setdefault(item, set()).add(sku)
         if self.caught_up and self.on_bound is not None:
             self.on_bound(item)
@@ -132,7 +134,8 @@ class BindingPublisher:
         self, bindings: Iterable[Binding], *, source: str, causation_id: str | None = None
     ) -> int:
         count = 0
-        for binding in bindings:
+        for new in bindings:
+            binding = keeping_copy_time(self.current(new.sku), new)
             if self.current(binding.sku) == binding:
                 continue
             if binding.problem:

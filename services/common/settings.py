@@ -1,4 +1,5 @@
-"""Settings from environment variables and `.env` (pydantic-settings), one class per concern.
+"""Settings from environment variables, `.env` and `doctor.env` (pydantic-settings), one class
+per concern.
 
 Every class reads its own prefix, so a service loads only what it uses, and docs/settings.md is
 generated from these classes (`python -m infra.settings_doc`). Secrets are `SecretStr`: they
@@ -33,9 +34,16 @@ def _refuse_dev_secrets(base_url: str, dev_secrets: dict[str, bool]) -> None:
         )
 
 
+DOCTOR_ENV_FILE = "doctor.env"
+"""What `syncctl doctor` detected, read before `.env` so the merchant's own settings win."""
+
+
 def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
-        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=prefix,
+        env_file=(DOCTOR_ENV_FILE, ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
     )
 
 
@@ -110,6 +118,12 @@ class LogSettings(BaseSettings):
     format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto = JSON lines unless stdout is a terminal"
     )
+    api_samples: bool = Field(
+        False,
+        description="log the first answer of each Shopbox and Rackbeat endpoint once per process, "
+        "with personal data and secrets replaced by their type: a sample of the real shapes to "
+        "send to support",
+    )
 
 
 class ShopboxSettings(BaseSettings):
@@ -127,8 +141,8 @@ class ShopboxSettings(BaseSettings):
     )
     requests_per_minute: int | None = Field(
         None,
-        description="client-side limit of each process's Shopbox client; unset = none (Shopbox's "
-        "own limit is unknown)",
+        description="client-side limit of each process's Shopbox client, spread evenly (at most 5 "
+        "calls at once); unset = none (Shopbox's own limit is unknown)",
     )
     prices_include_vat: bool = Field(True, description="Shopbox prices include VAT")
 
@@ -162,10 +176,21 @@ class RackbeatSettings(BaseSettings):
     )
     requests_per_minute: int = Field(
         480,
-        description="client-side limit of each process's Rackbeat client: per process, not per "
-        "token (docs/operating.md, API rate limits)",
+        description="client-side limit of each process's Rackbeat client, spread evenly (at most "
+        "5 calls at once): per process, not per token (docs/operating.md, API rate limits)",
     )
     prices_include_vat: bool = Field(False, description="Rackbeat sales prices include VAT")
+    order_lookup: list[Literal["window", "search", "scan"]] = Field(
+        ["window", "search", "scan"],
+        min_length=1,
+        description="how the writer looks for an order a lost answer may have made, in order of "
+        "preference (a 422 also moves to the next); `syncctl doctor` drops what the API refuses",
+    )
+    refused_filters: list[str] = Field(
+        [],
+        description="list filters the API answers 422 to, `<path>?<filter>` (e.g. "
+        "`products?updated_at_from`): walked unfiltered from the start; found by `syncctl doctor`",
+    )
 
     @model_validator(mode="after")
     def _real_api_needs_real_secrets(self) -> RackbeatSettings:
@@ -195,7 +220,11 @@ class SyncSettings(BaseSettings):
 class OrderIngestSettings(BaseSettings):
     model_config = _config("ORDER_INGEST_")
 
-    poll_enabled: bool = Field(True, description="poll GET /baskets (the main path)")
+    poll_enabled: bool = Field(
+        True,
+        description="poll GET /baskets on a schedule (the main path); when off, only a push that "
+        "names no basket (Shopbox's updateInventory) starts a poll",
+    )
     poll_interval_s: float = Field(5.0, gt=0, description="seconds between polls of GET /baskets")
     initial_lookback_s: int = Field(
         0,

@@ -255,7 +255,8 @@ def order_row(record: RawRecord) -> ActivityRow:
         at=p.synced_at,
         subject=f"basket {p.basket_id}",
         outcome=p.outcome,
-        detail=f"{order}, {state}",
+        # The ledger's second record of a sale a copied figure counted (order-writer).
+        detail=f"{order}, {state}" + (", stock given back" if p.stock_returned else ""),
     )
 
 

@@ -12,11 +12,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+import structlog
+
 from domain.items.rules import rackbeat_snapshot, shopbox_snapshot
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import ProductChanged, ProductSnapshot
+from services.clients.http import ApiError
 from services.clients.rackbeat import RackbeatClient
+from services.clients.rackbeat_models import Variation
 from services.clients.shopbox import ShopboxClient
+
+log = structlog.get_logger(__name__)
 
 Publish = Callable[[ProductChanged], Awaitable[None]]
 
@@ -85,15 +91,30 @@ class RackbeatPoller:
         self.last_poll_at: datetime | None = None
 
     async def poll_once(self) -> int:
-        changed, newest = 0, self.cursor
+        changed, newest, unread = 0, self.cursor, 0
+        variations: dict[int, Variation] = {}  # read once per pass, not once per product
         async for product in self.client.iter_products(updated_since=self.cursor, page_size=1000):
-            variation = (
-                await self.client.get_variation(product.variation_id)
-                if product.variation_id is not None
-                else None
-            )
+            variation = None
+            if product.variation_id is not None:
+                try:
+                    variation = await self._variation(product.variation_id, variations)
+                except ApiError as exc:  # one unreadable variation must not stop the pass
+                    unread += 1
+                    log.warning(
+                        "product skipped: variation unreadable",
+                        number=product.number,
+                        reason=str(exc),
+                    )
+                    continue
             changed += await self.out.offer(rackbeat_snapshot(product, variation))
             if product.updated_at is not None:
                 newest = max(newest, product.updated_at) if newest else product.updated_at
-        self.cursor, self.last_poll_at = newest, utcnow()
+        # With a product skipped, the cursor stays, so the next pass reads it again.
+        self.cursor = self.cursor if unread else newest
+        self.last_poll_at = utcnow()
         return changed
+
+    async def _variation(self, variation_id: int, read: dict[int, Variation]) -> Variation:
+        if variation_id not in read:
+            read[variation_id] = await self.client.get_variation(variation_id)
+        return read[variation_id]

@@ -74,9 +74,16 @@ def build() -> Service:
         broker=broker,
         kafka=kafka,
         routes=[
-            webhook_route(shopbox.webhook_secret.get_secret_value(), client, publisher, cursors)
+            webhook_route(
+                shopbox.webhook_secret.get_secret_value(),
+                client,
+                publisher,
+                cursors,
+                poll_now=poller.woken.set,
+                sweep_now=sweeper.woken.set,
+            )
         ],
         on_connected=[start_views, load_start_point],
-        background=[*([poller.run] if settings.poll_enabled else []), sweeper.run],
+        background=[poller.run, sweeper.run],
         status=status,
     )

@@ -155,6 +155,8 @@ class Poller:
     cursors: CursorStore
     settings: OrderIngestSettings
     polls: int = 0
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by a push that names no basket (docs/api-assumptions.md W2): poll now."""
 
     async def poll_once(self) -> int:
         cursor = await self.cursors.get()
@@ -168,13 +170,17 @@ class Poller:
         return len(new)
 
     async def run(self) -> None:
+        """Poll every `poll_interval_s` and whenever woken; with polling off, only when woken."""
+
         async def poll() -> None:
             found = await self.poll_once()
             if found:
                 log.info("poll published new baskets", baskets=found)
 
         # A failed poll is retried from the cursor at the next round.
-        await every(self.settings.poll_interval_s, poll, name="basket poll")
+        scheduled = self.settings.poll_enabled
+        interval = self.settings.poll_interval_s if scheduled else None
+        await every(interval, poll, name="basket poll", wait_first=not scheduled, wake=self.woken)
 
 
 @dataclass
@@ -190,6 +196,8 @@ class Sweeper:
     settings: OrderIngestSettings
     sweeps: int = 0
     republished: int = 0
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by a push that gave units back (a refund or a void): sweep now."""
 
     async def sweep_once(self, now: float | None = None) -> int:
         await self.ledger.wait_caught_up()
@@ -219,4 +227,6 @@ class Sweeper:
         async def sweep() -> None:
             log.info("sweep done", republished=await self.sweep_once())
 
-        await every(self.settings.sweep_interval_s, sweep, name="sweep", wait_first=True)
+        await every(
+            self.settings.sweep_interval_s, sweep, name="sweep", wait_first=True, wake=self.woken
+        )

@@ -6,6 +6,12 @@ process tried it before), look the order up in Rackbeat by its reference, and on
 The lookup is what makes a crash between the Rackbeat write and the ledger record harmless; a
 record seen for the first time needs none
 (docs/decisions/0012-look-the-order-up-before-creating-it.md).
+
+A sale whose item's stock was copied from Shopbox after the basket is already in the copied
+figure (domain/sales/stock_returns.py): after its order, the writer gives the units back as
+absolute levels. The levels are recorded on the ledger with the order, before they are written,
+and marked written after: a redelivery in between writes the same levels again (an absolute
+level may be set twice), and one after it writes nothing.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from domain.bindings import BindingTable, binding_for
+from domain.items.ports import RackbeatStock
 from domain.sales.orders import (
     Kind,
     OrderRules,
@@ -25,12 +33,13 @@ from domain.sales.orders import (
     location_for,
     order_reference,
 )
+from domain.sales.stock_returns import Counted, counted_in_copy
 from schemas.envelope import deterministic_id, utcnow
 from schemas.items import Binding
-from schemas.orders import OrderOutcome, OrderSynced, OrderSyncedPayload
+from schemas.orders import OrderOutcome, OrderSynced, OrderSyncedPayload, StockReturn
 from schemas.sales import Sale, SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
 from services.clients.http import NotFound, ValidationFailed
-from services.clients.rackbeat_models import NewOrder, Order
+from services.clients.rackbeat_models import NewInventoryAdjustment, NewOrder, Order, VariationPick
 from services.common.kafka import Permanent
 from services.common.logging import get_logger
 
@@ -41,8 +50,9 @@ Record = Callable[[str, OrderSynced], Awaitable[None]]
 SETTLED: frozenset[OrderOutcome] = frozenset({"created", "found_existing", "cancelled", "refunded"})
 
 
-class RackbeatOrders(Protocol):
-    """The Rackbeat calls the writer makes (`RackbeatClient`, or a fake in unit tests)."""
+class RackbeatOrders(RackbeatStock, Protocol):
+    """The Rackbeat calls the writer makes (`RackbeatClient`, or a fake in unit tests): orders,
+    and the stock reads and levels that give back a sale a copied figure already counts."""
 
     async def create_order(
         self, order: NewOrder, *, book: bool, suppress_webhooks: bool = ...
@@ -84,6 +94,7 @@ class Counters:
     lookups_skipped: int = 0
     cancelled: int = 0
     refunded: int = 0
+    stock_returned: int = 0
 
 
 @dataclass
@@ -95,8 +106,8 @@ class OrderWriter:
     rules: OrderRules
     counters: Counters = field(default_factory=Counters)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    # outcome and Rackbeat order number of what this process recorded (the ledger view may lag)
-    _recorded: dict[str, tuple[OrderOutcome, str | None]] = field(default_factory=dict)
+    # what this process recorded (the ledger view may lag)
+    _recorded: dict[str, OrderSyncedPayload] = field(default_factory=dict)
     _attempted: set[str] = field(default_factory=set)
 
     async def handle(self, event: SalesEvent, *, redelivered: bool = True) -> bool:
@@ -116,15 +127,14 @@ class OrderWriter:
             raise Permanent(str(exc)) from exc
 
     def outcome(self, basket_id: str) -> OrderOutcome | None:
-        return self._settled(basket_id)[0]
+        settled = self._settled(basket_id)
+        return settled.outcome if settled else None
 
-    def _settled(self, basket_id: str) -> tuple[OrderOutcome | None, str | None]:
+    def _settled(self, basket_id: str) -> OrderSyncedPayload | None:
         if basket_id in self._recorded:
             return self._recorded[basket_id]
         synced = self.ledger.get(basket_id)
-        if synced is None:
-            return None, None
-        return synced.payload.outcome, synced.payload.rackbeat_order_number
+        return synced.payload if synced else None
 
     def _in_doubt(self, basket_id: str, redelivered: bool) -> bool:
         """An earlier attempt may have reached Rackbeat: the record was redelivered, or this
@@ -132,7 +142,12 @@ class OrderWriter:
         return redelivered or basket_id in self._attempted
 
     async def _create(self, event: SalesEvent, sale: Sale, kind: Kind, redelivered: bool) -> bool:
-        if self.outcome(sale.basket_id) in SETTLED:
+        settled = self._settled(sale.basket_id)
+        if settled is not None and settled.outcome in SETTLED:
+            if settled.stock_returns and not settled.stock_returned:
+                # The order is recorded, its levels may not be written: write the same ones.
+                await self._return_stock(event, settled)
+                return True
             self.counters.skipped_by_ledger += 1
             return False
         reference = order_reference(sale.basket_id)
@@ -161,14 +176,64 @@ class OrderWriter:
             outcome = "refunded"
             self.counters.refunded += 1
         location = location_for(sale.branch_id, self.rules)
-        await self._record(event, sale.basket_id, order, outcome, reference, location)
+        returns = [] if outcome == "cancelled" else await self._stock_returns(sale)
+        synced = await self._record(
+            event, sale.basket_id, order, outcome, reference, location, returns
+        )
+        if returns:
+            await self._return_stock(event, synced)
         return True
+
+    async def _stock_returns(self, sale: Sale) -> list[StockReturn]:
+        """The levels that give back the lines the copied figures already count."""
+        return [
+            StockReturn(
+                item_number=counted.item_number,
+                location_number=counted.location,
+                variation_id=counted.variation_id,
+                option_ids=list(counted.option_ids),
+                quantity=counted.quantity,
+                level=await self._stock_level(counted) + counted.quantity,
+            )
+            for counted in counted_in_copy(sale, self._lookup, self.rules)
+        ]
+
+    async def _stock_level(self, counted: Counted) -> Decimal:
+        """Rackbeat's stock quantity of the item (variant) at the location, now."""
+        if counted.variation_id is None:
+            rows = await self.rackbeat.item_stock(counted.item_number)
+            levels = [r.stock_quantity for r in rows if r.location.number == counted.location]
+        else:
+            variants = await self.rackbeat.variant_stock(
+                counted.item_number, location=counted.location
+            )
+            levels = [v.stock_quantity for v in variants if v.option_ids == counted.option_ids]
+        return levels[0] if levels else Decimal(0)
+
+    async def _return_stock(self, event: SalesEvent, synced: OrderSyncedPayload) -> None:
+        """Write the recorded levels, then record that they are written (never twice)."""
+        for level in synced.stock_returns:
+            await self.rackbeat.create_inventory_adjustment(
+                _level_adjustment(level, synced.basket_id), suppress_webhooks=True
+            )
+        self.counters.stock_returned += 1
+        log.info(
+            "stock the copied figure already counted given back",
+            basket=synced.basket_id,
+            levels=len(synced.stock_returns),
+        )
+        done = synced.model_copy(update={"stock_returned": True, "synced_at": utcnow()})
+        await self._publish(event, done, "stock-returned")
 
     async def _cancel(self, event: SaleCancelled, redelivered: bool) -> bool:
         basket_id = event.payload.basket_id
-        if self.outcome(basket_id) == "cancelled":
+        settled = self._settled(basket_id)
+        if settled is not None and settled.outcome == "cancelled":
             self.counters.skipped_by_ledger += 1
             return False
+        if settled is not None and settled.stock_returns and not settled.stock_returned:
+            # Levels recorded but maybe not written: the void releases the order's units only.
+            await self._return_stock(event, settled)
         reference = order_reference(basket_id)
         if self._in_doubt(basket_id, redelivered):
             order = await self._find(reference)
@@ -218,7 +283,8 @@ class OrderWriter:
     async def _known_order(self, basket_id: str) -> Order | None:
         """The order the ledger names; none when the ledger has no record of the basket (every
         write of this basket went through this process since the partition was assigned)."""
-        number = self._settled(basket_id)[1]
+        settled = self._settled(basket_id)
+        number = settled.rackbeat_order_number if settled else None
         if number is None:
             self.counters.lookups_skipped += 1
             return None
@@ -248,23 +314,48 @@ class OrderWriter:
         outcome: OrderOutcome,
         reference: str,
         location: int | None,
-    ) -> None:
+        returns: list[StockReturn] | None = None,
+    ) -> OrderSyncedPayload:
+        payload = OrderSyncedPayload(
+            basket_id=basket_id,
+            rackbeat_order_number=str(order.number) if order else None,
+            outcome=outcome,
+            booked=bool(order and order.is_booked and not order.is_cancelled),
+            location_number=location,
+            synced_at=utcnow(),
+            reference=reference,
+            stock_returns=returns or [],
+        )
+        await self._publish(event, payload, outcome)
+        self._attempted.discard(basket_id)
+        return payload
+
+    async def _publish(self, event: SalesEvent, payload: OrderSyncedPayload, step: str) -> None:
         synced = OrderSynced(
-            event_id=deterministic_id("order-writer", basket_id, outcome),
+            event_id=deterministic_id("order-writer", payload.basket_id, step),
             occurred_at=utcnow(),
             source="order-writer",
             causation_id=event.event_id,
             correlation_id=event.correlation_id or event.event_id,
-            payload=OrderSyncedPayload(
-                basket_id=basket_id,
-                rackbeat_order_number=str(order.number) if order else None,
-                outcome=outcome,
-                booked=bool(order and order.is_booked and not order.is_cancelled),
-                location_number=location,
-                synced_at=utcnow(),
-                reference=reference,
-            ),
+            payload=payload,
         )
-        await self.record(basket_id, synced)
-        self._recorded[basket_id] = (outcome, synced.payload.rackbeat_order_number)
-        self._attempted.discard(basket_id)
+        await self.record(payload.basket_id, synced)
+        self._recorded[payload.basket_id] = payload
+
+
+def _level_adjustment(level: StockReturn, basket_id: str) -> NewInventoryAdjustment:
+    """An absolute level, negative ones too (a redelivery may set it twice)."""
+    variation = level.variation_id
+    picks = (
+        []
+        if variation is None
+        else [VariationPick(variation_id=variation, option_id=o) for o in level.option_ids]
+    )
+    return NewInventoryAdjustment(
+        item_number=level.item_number,
+        location_number=level.location_number,
+        quantity=level.level,
+        reason="Sale already in the stock copied from Shopbox",
+        description=f"Shopbox basket {basket_id}",
+        variations=picks,
+    )

@@ -16,6 +16,7 @@ A webhook answered 202 is only queued: a crash before the read loses that signal
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,7 +30,7 @@ from domain.stock.refresh import RefreshQueue
 from schemas.envelope import deterministic_id, utcnow
 from schemas.stock import StockLevel, StockObserved, stock_key
 from schemas.topics import Topics
-from services.clients.http import ApiError, NotFound
+from services.clients.http import ApiError, NotFound, is_transient
 from services.clients.rackbeat import RackbeatClient
 from services.common.kafka import publish_event
 from services.common.logging import get_logger
@@ -38,6 +39,7 @@ from services.common.settings import KafkaSettings
 from services.common.views import CompactedView
 
 log = get_logger(__name__)
+REFUSED_READ_RETRY_S = 60.0
 Figures = tuple[Decimal, Decimal, Decimal]
 POLL_OVERLAP = timedelta(seconds=2)  # Rackbeat timestamps have whole seconds
 
@@ -110,9 +112,16 @@ class Ingest:
             return 0
         except ApiError as exc:
             self._counters["read_failures"] += 1
-            log.warning("stock read failed; retrying later", item=item, error=str(exc))
-            self.ask(item, force=force, reason=source)
-            await asyncio.sleep(1)
+            if is_transient(exc):  # an outage: retry soon, slowing the reads down meanwhile
+                log.warning("stock read failed; retrying later", item=item, error=str(exc))
+                self.ask(item, force=force, reason=source)
+                await asyncio.sleep(1)
+                return 0
+            # An answer no retry changes (an unreadable shape, a refusal): try again much later,
+            # without holding up the reads of every other item meanwhile.
+            log.warning("stock read refused; retrying in a minute", item=item[:100], error=str(exc))
+            retry = functools.partial(self.ask, item, force=force, reason=source)
+            asyncio.get_running_loop().call_later(REFUSED_READ_RETRY_S, retry)
             return 0
         except Exception as exc:  # one unreadable item must not end the reads of every other
             self._counters["read_errors"] += 1
@@ -144,10 +153,7 @@ class Ingest:
         levels: list[StockLevel] = []
         for location in self._locations:  # an unmapped location's variants are never pushed
             rows = await self._rackbeat.variant_stock(item, location=location)
-            found, skipped = option_levels(item, location, rows)
-            levels += found
-            if skipped:
-                self._counters["variant_rows_multi_type"] += skipped
+            levels += option_levels(item, location, rows)
         return levels
 
     # ------------------------------------------------------------------ polling

@@ -44,6 +44,9 @@ from services.common.settings import KafkaSettings
 
 log = get_logger(__name__)
 GROUP_SUFFIX = "stock-publisher-push"
+UNITS_BACK = ("refund", "cancel")
+"""Till moves that added units back to Shopbox: its figure may then be above the target even
+where our copy of it equals the target, so the write is never skipped."""
 
 
 class ShopboxFigures(Protocol):
@@ -59,11 +62,11 @@ class ShopboxFigures(Protocol):
         *,
         product_variance: str | None = ...,
         note: str = ...,
-    ) -> object: ...
+    ) -> None: ...
 
 
 class RackbeatBindings(Protocol):
-    def by_rackbeat(self, item_number: str, option_id: str | None = ...) -> Binding | None: ...
+    def by_rackbeat(self, item_number: str, variant: str | None = ...) -> Binding | None: ...
 
 
 class Pusher:
@@ -223,10 +226,10 @@ class Pusher:
         return figures
 
     def till_moved(self, spots: list[tuple[str, int]], kind: str) -> None:
-        """A live sale or refund changed Shopbox's stock at these (SKU, location) spots."""
+        """A live sale, refund or void changed Shopbox's stock at these (SKU, location) spots."""
         for sku, location in spots:
             for branch, mapped in self._branch_locations.items():
-                if mapped == location and self._till_moved.get((branch, sku)) != "refund":
+                if mapped == location and self._till_moved.get((branch, sku)) not in UNITS_BACK:
                     self._till_moved[(branch, sku)] = kind
 
     def _copy_trusted(self, place: Place, target: Decimal) -> bool:
@@ -235,7 +238,7 @@ class Pusher:
         does not. Not for a target of 0 after a sale: the till may have gone below zero,
         which the clamped target cannot tell apart from the 0 we last saw."""
         moved = self._till_moved.get((place.branch, place.sku))
-        return not (moved == "refund" or (moved == "sale" and target == 0))
+        return not (moved in UNITS_BACK or (moved == "sale" and target == 0))
 
     def targets(
         self, event: StockObserved, *, counting: bool = True
@@ -312,7 +315,7 @@ class Pusher:
     ) -> list[Place]:
         binding = self._bindings.by_rackbeat(item, option)
         if binding is None or not binding.shopbox_product_id:
-            name = item if option is None else f"{item} option {option}"
+            name = item if option is None else f"{item} variant {option}"
             reason = "no binding for this Rackbeat item (option); stock not pushed"
             self._report("skus", name, reason, counting)
             return []

@@ -10,21 +10,22 @@ which settles the figures held until then (pending.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from domain.bindings import binding_for
+from domain.bindings import binding_for, copied_after
 from domain.stock.coalesce import PushBuffer
-from domain.stock.pending import PendingSales, StockSpot
+from domain.stock.pending import VOID_RELEASE, PendingSales, StockSpot
 from domain.stock.refresh import RefreshQueue
 from schemas.envelope import utcnow
 from schemas.orders import OrderSynced
-from schemas.sales import SaleCompleted, SaleLine, SaleRefunded
+from schemas.sales import SaleCancelled, SaleCompleted, SaleLine, SaleRefunded
 from schemas.stock import StockObserved
 from schemas.topics import Topics
 from services.clients.rackbeat import RackbeatClient
@@ -41,6 +42,10 @@ from services.stock_publisher.reconcile import Reconciler
 from services.stock_publisher.tokens import WebhookTokens
 
 log = get_logger(__name__)
+
+VOID_SETTLE_S = VOID_RELEASE.total_seconds() + 2
+"""How long after a void the items are read again: past the time its units count as released
+(with a margin for the till's clock), so an order nobody could cancel shows in the figure."""
 Loop = Callable[[], Awaitable[None]]
 
 
@@ -62,7 +67,7 @@ class StockPublisher:
         self.unmapped: dict[str, set[str]] = {"skus": set(), "locations": set()}
         self.loaded = asyncio.Event()
         self.bindings = BindingsView(kafka, topics.bindings)
-        self.pending = PendingSales(sync.branch_locations, self._resolve_sku)
+        self.pending = PendingSales(sync.branch_locations, self._resolve_sku, self._copied_after)
         self.ingest = Ingest(
             broker,
             topics,
@@ -109,6 +114,10 @@ class StockPublisher:
         found = binding_for(self.bindings, line.product_id, line.variant_id, line.sku)
         return found.sku if found else None
 
+    def _copied_after(self, line: SaleLine, sold_at: datetime) -> bool:
+        found = binding_for(self.bindings, line.product_id, line.variant_id, line.sku)
+        return copied_after(found, sold_at)
+
     def _on_ledger(self, basket_id: str, event: OrderSynced | None) -> None:
         spots = self.pending.on_ledger(basket_id, event)
         if self.ledger.caught_up:  # a live absorption: read the items again to settle them
@@ -116,10 +125,18 @@ class StockPublisher:
 
     def _on_live_sale(self, event: SaleEvent, spots: list[StockSpot]) -> None:
         """The till moved Shopbox's stock. A refund added units back that Rackbeat's figure
-        does not have: read the items now so the push takes them off again within seconds."""
+        does not have: read the items now so the push takes them off again within seconds. A
+        void added them back too; Rackbeat releases them once order-writer cancels the order,
+        which the ledger then reports. Read again a little later in case it never does (no
+        cancel endpoint: the void waits in the dead letters), so Shopbox shows Rackbeat's
+        figure meanwhile instead of the till's."""
         if isinstance(event, SaleRefunded):
             self.pusher.till_moved(spots, "refund")
             self._refresh(spots, reason="refund")
+        elif isinstance(event, SaleCancelled):
+            self.pusher.till_moved(spots, "cancel")
+            later = functools.partial(self._refresh, spots, reason="cancel")
+            asyncio.get_running_loop().call_later(VOID_SETTLE_S, later)
         elif isinstance(event, SaleCompleted):
             self.pusher.till_moved(spots, "sale")
 
@@ -199,6 +216,10 @@ class StockPublisher:
             "stock_enabled": self.sync.stock_enabled,
             "quantity": self.settings.quantity,
             "reconcile_interval_s": self.settings.reconcile_interval_s,
+            # How late a stock move can reach Shopbox when its webhook is lost and the poll
+            # cannot see it (stock moves may leave updated_at alone, docs/stock.md).
+            "full_sweep_interval_s": self.settings.full_sweep_interval_s,
+            "rackbeat_refused_filters": sorted(self._rackbeat.refused_filters),
             "webhook": self.tokens.state,
             "counters": dict(self.counters),
             "unmapped_skus": sorted(self.unmapped["skus"])[:100],

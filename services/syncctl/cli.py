@@ -22,6 +22,7 @@ from services.common.dead_letters import redriven_positions
 from services.common.lags import dead_letter_depths, group_lags
 from services.common.settings import KafkaSettings, SyncSettings
 from services.syncctl.dead_letters import dlq_app
+from services.syncctl.doctor import doctor
 from services.syncctl.drift import drift
 from services.syncctl.initial_sync import initial_sync
 from services.syncctl.namespace import catalog_names, describe, missing_pipeline_warning
@@ -35,6 +36,7 @@ console = Console()
 NO_PIPELINE = 4  # exit code of `status` when the namespace holds none of the pipeline's topics
 app.command("initial-sync")(initial_sync)
 app.command("drift")(drift)
+app.command("doctor")(doctor)
 
 
 @topics_app.command("create")

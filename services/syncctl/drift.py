@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from domain.bindings import binding_for
+from domain.bindings import binding_for, copied_after
 from domain.items.rules import PriceRules
 from domain.stock.levels import QuantityMode, location_levels, option_levels
 from domain.stock.pending import PendingSales
@@ -123,6 +123,9 @@ class StreamState:
     def resolve(self, line: SaleLine) -> str | None:
         found = self.bound(line.product_id, line.variant_id, line.sku)
         return found.sku if found else None
+
+    def copied_after(self, line: SaleLine, sold_at: datetime) -> bool:
+        return copied_after(self.bound(line.product_id, line.variant_id, line.sku), sold_at)
 
 
 async def read_streams(
@@ -263,8 +266,8 @@ class PendingCounts:
 
 
 def pending_counts(state: StreamState, config: DriftConfig) -> PendingCounts:
-    every = PendingSales(config.branch_locations, state.resolve)
-    live = PendingSales(config.branch_locations, state.resolve)
+    every = PendingSales(config.branch_locations, state.resolve, state.copied_after)
+    live = PendingSales(config.branch_locations, state.resolve, state.copied_after)
     for at, event in state.sales:
         if at < config.pending_since:
             continue
@@ -298,16 +301,15 @@ def _zero_level(number: str, location: int) -> StockLevel:
 async def rackbeat_levels(
     rackbeat: RackbeatClient, number: str, locations: list[int], variants: bool
 ) -> dict[tuple[int, str | None], StockLevel]:
-    """Rackbeat stock of one item per (location, option id), read as stock-publisher reads it."""
+    """Rackbeat stock of one item per (location, variant key), read as stock-publisher reads it."""
     if not variants:
         rows = location_levels(number, await rackbeat.item_stock(number))
     else:
         rows = []
         for location in locations:
-            found, _ = option_levels(
+            rows += option_levels(
                 number, location, await rackbeat.variant_stock(number, location=location)
             )
-            rows += found
     return {(level.location_number, level.variation_option_id): level for level in rows}
 
 
@@ -341,7 +343,7 @@ async def check_stock(
             by_item[binding.rackbeat_item_number].append(binding)
     locations = sorted(set(config.branch_locations.values()))
     for number, group in sorted(by_item.items()):
-        variants = any(b.rackbeat_option_id for b in group)
+        variants = any(b.option_ids() for b in group)
         read_at = utcnow()
         try:
             levels = await rackbeat_levels(rackbeat, number, locations, variants)
@@ -389,7 +391,7 @@ def _reading(
     number = binding.rackbeat_item_number or ""
     spot = (binding.sku, location)
     every = pending.every.pending(spot, read_at)
-    level = levels.get((location, binding.rackbeat_option_id)) or _zero_level(number, location)
+    level = levels.get((location, binding.variant_key())) or _zero_level(number, location)
     product = binding.shopbox_product_id or ""
     return StockSpotReading(
         sku=binding.sku,

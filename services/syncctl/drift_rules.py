@@ -20,7 +20,7 @@ order-ingest's "does the ledger show the effect this basket needs" (sweep_plan.p
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -218,25 +218,32 @@ def _rackbeat_follows(
 def _option_differences(
     variants: Iterable[VariantSnapshot], pair: ItemPair
 ) -> list[tuple[str, str, str]]:
-    """Each variant binding must point at an option of the Rackbeat product's variation whose
-    name is the Shopbox variant's value."""
+    """Each variant binding must point at options of the Rackbeat product's variation whose
+    names are the Shopbox variant's values (one per variant type)."""
     by_id = {v.variant_id: v for v in variants}
-    options: dict[str, str] = {}
+    options: dict[str, tuple[str, str]] = {}
     if pair.variation is not None:
-        options = {str(o.id): o.name for t in pair.variation.types for o in t.options}
+        options = {str(o.id): (t.name, o.name) for t in pair.variation.types for o in t.options}
     found = []
     for binding in pair.bindings:
-        if binding.rackbeat_option_id is None or binding.shopbox_variant_id is None:
+        if not binding.option_ids() or binding.shopbox_variant_id is None:
             continue
         variant = by_id.get(binding.shopbox_variant_id)
         if variant is None:
             found.append((f"variant {binding.sku}", "variant in Shopbox", "not found in Shopbox"))
             continue
-        value = next(iter(variant.attributes.values()), None)
-        option = options.get(binding.rackbeat_option_id)
-        if option != value:
-            found.append((f"variant {binding.sku} option", show(value), show(option)))
+        picked = dict(options.get(option, ("?", "(none)")) for option in binding.option_ids())
+        if sorted(picked.values()) != sorted(variant.attributes.values()):
+            shown = (_values(variant.attributes), _values(picked))
+            found.append((f"variant {binding.sku} option", *shown))
     return found
+
+
+def _values(attributes: Mapping[str, str]) -> str:
+    """A variant's values by type, as 'Farve: Rød, Størrelse: M' (one type: just its value)."""
+    if len(attributes) == 1:
+        return show(next(iter(attributes.values())))
+    return ", ".join(f"{name}: {value}" for name, value in sorted(attributes.items())) or "(none)"
 
 
 def _shopbox_follows(

@@ -32,7 +32,13 @@ from infra.simulators.rackbeat import create_app as rackbeat_app
 from infra.simulators.shopbox import DEMO_SHOP, ShopboxConfig
 from infra.simulators.shopbox import create_app as shopbox_app
 from schemas.topics import ensure_topics
-from tests.e2e.sales_harness import build_catalog, publish_bindings, sale_lines, service_env
+from tests.e2e.sales_harness import (
+    build_catalog,
+    publish_bindings,
+    reference_of,
+    sale_lines,
+    service_env,
+)
 from tests.fixtures.services import RunningService
 
 SALES = 500
@@ -52,7 +58,9 @@ def _demo_shop() -> dict[str, Any]:
     return loaded
 
 
-async def main() -> dict[str, float]:
+async def main(unbindable: float = 0.0) -> dict[str, float]:
+    """The benchmark; with `unbindable` > 0, that share of the sales sells a product that has
+    no binding (it waits, then goes to the dead letters) and the figures are the other sales'."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     namespace = f"bench-{uuid.uuid4().hex[:8]}."
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -97,24 +105,41 @@ async def main() -> dict[str, float]:
         sb_state.webhook_url = f"{running[0].url}/webhooks/shopbox"
         sb_state.webhook_secret = SECRET
         try:
-            return await _measure(sb_url, rb_state, catalog)
+            unbound = _unbound_product(shop, catalog)
+            return await _measure(sb_url, rb_state, catalog, unbindable, unbound)
         finally:
             for service in running:
                 service.terminate()
 
 
-async def _measure(sb_url: str, rb_state: Any, catalog: Any) -> dict[str, float]:
+def _unbound_product(shop: dict[str, Any], catalog: Any) -> int:
+    """A plain demo product the catalog published no binding for."""
+    bound = {item.product for item in catalog.items}
+    return int(
+        next(
+            p["uid"]
+            for p in shop["products"]
+            if p["uid"] not in bound and p["sku_code"] and not p["product_variances"]
+        )
+    )
+
+
+async def _measure(
+    sb_url: str, rb_state: Any, catalog: Any, unbindable: float, unbound: int
+) -> dict[str, float]:
     created: dict[str, float] = {}
     landed: dict[str, float] = {}
     done = asyncio.Event()
 
+    waiting = 0
+
     async def watch() -> None:
         seen = 0
-        while len(landed) < SALES:
+        while len(landed) < SALES - waiting:
             orders = list(rb_state.store.orders.values())
             now = time.perf_counter()
             for order in orders[seen:]:
-                landed.setdefault(order.their_reference, now)
+                landed.setdefault(reference_of(order), now)  # their_reference may be dropped
             seen = len(orders)
             await asyncio.sleep(0.005)
         done.set()
@@ -124,19 +149,25 @@ async def _measure(sb_url: str, rb_state: Any, catalog: Any) -> dict[str, float]
     started = time.perf_counter()
     async with httpx.AsyncClient(base_url=f"{sb_url}/_control") as control:
         for number in range(SALES):
-            body = {"branch": rng.choice([1, 2]), "lines": sale_lines(rng, catalog.items)}
+            stuck = rng.random() < unbindable
+            lines = [{"product": unbound}] if stuck else sale_lines(rng, catalog.items)
+            body = {"branch": rng.choice([1, 2]), "lines": lines}
             before = time.perf_counter()
             response = await control.post("/sale", json=body)
             response.raise_for_status()
-            created[order_reference(str(response.json()["uid"]))] = before
+            if stuck:
+                waiting += 1
+            else:
+                created[order_reference(str(response.json()["uid"]))] = before
             pause = started + (number + 1) / RATE_PER_S - time.perf_counter()
             await asyncio.sleep(max(0.0, pause))
     await asyncio.wait_for(done.wait(), timeout=300)
     watcher.cancel()
     latencies = sorted((landed[ref] - t) * 1000 for ref, t in created.items())
-    assert len(rb_state.store.orders) == SALES, "exactly one order per sale"
+    assert len(rb_state.store.orders) == SALES - waiting, "exactly one order per bound sale"
     return {
         "sales": SALES,
+        "sales_unbindable": waiting,
         "sales_per_s_offered": RATE_PER_S,
         "latency_median_ms": round(statistics.median(latencies), 1),
         "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),

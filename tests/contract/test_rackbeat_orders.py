@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from infra.simulators.switches import PROFILES
 from services.clients.http import ServerError, ValidationFailed
 from services.clients.rackbeat import RackbeatClient
 from services.clients.rackbeat_models import (
@@ -221,29 +222,48 @@ async def test_cancel_releases_reservation_and_only_drafts_delete(
     assert deleted.status_code == 204
 
 
-async def test_adjustments_relative_absolute_and_draft(
+@pytest.mark.parametrize("rackbeat_sim", PROFILES, indirect=True)
+async def test_adjustments_set_levels_under_every_profile(
     rackbeat_sim: RackbeatSim, rackbeat_client: RackbeatClient
 ) -> None:
+    # evidence: GYT keys, drafts booked by the client; strict: the old swagger's keys; legacy:
+    # booked at once under `inventory_adjustment`. The client's one body and its booking suit all.
     await rackbeat_sim.seed(SEED)
-    await rackbeat_client.create_inventory_adjustment(
+    first = await rackbeat_client.create_inventory_adjustment(
         NewInventoryAdjustment(item_number="KAF-1", location_number=2, quantity=5, reason="Count")
     )
-    assert await stock_at(rackbeat_client, "KAF-1", 2) == dec(9, 0, 9)
+    assert first is not None
+    assert await stock_at(rackbeat_client, "KAF-1", 2) == dec(5, 0, 5)
     await rackbeat_client.create_inventory_adjustment(
-        NewInventoryAdjustment(item_number="KAF-1", location_number=2, quantity=2, relative=False)
+        NewInventoryAdjustment(item_number="KAF-1", location_number=2, quantity=-2)
     )
-    assert await stock_at(rackbeat_client, "KAF-1", 2) == dec(2, 0, 2)
+    assert await stock_at(rackbeat_client, "KAF-1", 2) == dec(-2, 0, -2)
+    same = await rackbeat_client.create_inventory_adjustment(
+        NewInventoryAdjustment(item_number="KAF-1", location_number=2, quantity=-2)
+    )
+    if rackbeat_sim.state.switches["adjustment_body"] != "legacy":
+        assert same is None  # Rackbeat's 422 on "no change" is the level already being there
+    assert await stock_at(rackbeat_client, "KAF-1", 2) == dec(-2, 0, -2)
+    books = sum(
+        n
+        for call, n in (await rackbeat_sim.requests()).items()
+        if call.startswith("POST /api/inventory-adjustments/") and call.endswith("/book")
+    )
+    assert books == (2 if rackbeat_sim.state.switches["adjustment_booking"] == "draft" else 0)
 
-    await rackbeat_sim.control.put("settings", json={"auto_book_adjustments": False})
-    draft = await rackbeat_client.create_inventory_adjustment(
-        NewInventoryAdjustment(item_number="KAF-1", location_number=2, quantity=-1)
-    )
-    assert draft.is_booked is False
-    assert await stock_at(rackbeat_client, "KAF-1", 2) == dec(2, 0, 2)
+
+@pytest.mark.rackbeat_switches(adjustment_body="swagger_keys")
+async def test_an_adjustment_body_missing_a_required_key_is_refused(
+    rackbeat_sim: RackbeatSim,
+) -> None:
+    await rackbeat_sim.seed(SEED)
     async with rackbeat_sim.raw() as http:
-        booked = await http.post(f"inventory-adjustments/{draft.id}/book")
-    assert booked.json()["inventory_adjustment"]["is_booked"] is True
-    assert await stock_at(rackbeat_client, "KAF-1", 2) == dec(1, 0, 1)
+        refused = await http.post(
+            "inventory-adjustments",
+            json={"item_id": "KAF-1", "location": 2, "quantity": 3, "adjustment_type": "quantity"},
+        )
+    assert refused.status_code == 422
+    assert set(refused.json()["errors"]) >= {"item_number", "regulated_at", "reason", "item_type"}
 
 
 async def test_cash_customer_is_seeded(rackbeat_client: RackbeatClient) -> None:
@@ -268,13 +288,13 @@ async def test_writes_that_may_have_happened_are_not_retried_blindly(
     assert counts["POST /api/orders"] == 1 and counts["lost_response"] == 1
     (created,) = await rackbeat_client.find_orders_by_reference("lost")
     assert created.is_booked
-    # An absolute stock level may be written again: the second write changes nothing.
+    # A stock level may be written again: a lost answer leaves at most an unbooked draft or the
+    # level already set, and the caller's next attempt sets it (or is told it is there).
     await rackbeat_sim.set_faults(rate_limit_per_minute=None, lost_response_rate=1.0)
-    level = NewInventoryAdjustment(
-        item_number="KAF-1", location_number=2, quantity=Decimal(7), relative=False
-    )
+    level = NewInventoryAdjustment(item_number="KAF-1", location_number=2, quantity=Decimal(7))
     with pytest.raises(ServerError):
         await rackbeat_client.create_inventory_adjustment(level)
-    await rackbeat_sim.set_faults(rate_limit_per_minute=None)
+    await rackbeat_sim.set_faults(rate_limit_per_minute=None, lost_response_rate=0.0)
     assert (await rackbeat_sim.requests())["POST /api/inventory-adjustments"] > 1
+    await rackbeat_client.create_inventory_adjustment(level)
     assert (await stock_at(rackbeat_client, "KAF-1", 2))[0] == 7

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from infra.simulators.switches import PROFILES
 from services.clients.http import NotFound, Unauthorized, ValidationFailed
 from services.clients.rackbeat import RackbeatClient
 from services.clients.rackbeat_models import NewProduct, ProductChanges
@@ -149,6 +150,22 @@ async def test_single_and_double_encoded_numbers(
     assert (await rackbeat_client.get_product(number)).number == number
     rows = await rackbeat_client.item_stock(number)
     assert [row.location.number for row in rows] == [1, 2]
+
+
+@pytest.mark.parametrize("rackbeat_sim", PROFILES, indirect=True)
+async def test_stock_per_location_is_read_in_every_row_shape(
+    rackbeat_sim: RackbeatSim, rackbeat_client: RackbeatClient
+) -> None:
+    # evidence: flat rows under `locations`; strict: flat rows under `product_locations`;
+    # legacy: nested `location{number}`.
+    await rackbeat_client.create_product(NewProduct(number="S1", name="S", group=1, sales_price=5))
+    await rackbeat_sim.stock("S1", 2, quantity=6)
+    rows = {row.location.number: row for row in await rackbeat_client.item_stock("S1")}
+    assert sorted(rows) == [1, 2]
+    assert (rows[1].stock_quantity, rows[2].stock_quantity) == (Decimal(0), Decimal(6))
+    async with rackbeat_sim.raw() as http:
+        flat = (await http.get("products/S1/locations")).json()["product_locations"]
+    assert [(row["number"], row["stock_quantity"]) for row in flat] == [(1, 0), (2, 6)]
 
 
 async def test_cost_price_and_stock_are_not_writable_through_put(rackbeat_sim: RackbeatSim) -> None:

@@ -10,6 +10,7 @@ from services.clients.http import RateLimited, RetryPolicy, ServerError
 from tests.fixtures.rackbeat_sim import RackbeatSim
 
 
+@pytest.mark.rackbeat_switches(rate_limit_retry_after="sent")
 async def test_429_carries_retry_after_and_the_client_waits_it_out(
     rackbeat_sim: RackbeatSim,
 ) -> None:
@@ -36,9 +37,11 @@ async def test_429_carries_retry_after_and_the_client_waits_it_out(
     assert waited >= 0.9  # it honoured Retry-After rather than hammering
 
 
+@pytest.mark.rackbeat_switches(rate_limit_retry_after="sent")
 async def test_429_is_raised_when_retries_are_off(rackbeat_sim: RackbeatSim) -> None:
     await rackbeat_sim.set_faults(rate_limit_per_minute=1)
-    client = rackbeat_sim.client(requests_per_minute=None, retry=RetryPolicy(attempts=1))
+    off = RetryPolicy(attempts=1, rate_limited_s=0)
+    client = rackbeat_sim.client(requests_per_minute=None, retry=off)
     try:
         await client.account()
         with pytest.raises(RateLimited) as caught:

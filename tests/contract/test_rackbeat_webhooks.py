@@ -150,6 +150,7 @@ async def test_duplicate_fault_delivers_twice(
     assert first.headers["rackbeat-webhook-token"] == second.headers["rackbeat-webhook-token"]
 
 
+@pytest.mark.rackbeat_switches(adjustment_booking="booked")  # one call per adjustment
 async def test_suppress_webhooks_is_honoured(
     rackbeat_sim: RackbeatSim, rackbeat_client: RackbeatClient, webhook_receiver: WebhookReceiver
 ) -> None:
@@ -165,9 +166,11 @@ async def test_suppress_webhooks_is_honoured(
         await http.post(
             "inventory-adjustments",
             json={
-                "item_number": "KAF-1",
-                "location_number": 1,
+                "item_id": "KAF-1",
+                "location": 1,
                 "quantity": 1,
+                "regulated_at": "2026-12-01",
+                "reason": "Count",
                 "suppress_webhooks": True,
             },
         )
@@ -181,7 +184,7 @@ async def test_suppress_webhooks_is_honoured(
     }
 
     await rackbeat_client.create_inventory_adjustment(
-        NewInventoryAdjustment(item_number="KAF-1", location_number=1, quantity=1)
+        NewInventoryAdjustment(item_number="KAF-1", location_number=1, quantity=2)
     )
     await webhook_receiver.wait_for(1)
     assert webhook_receiver.events() == ["inventory.changed"]

@@ -48,7 +48,7 @@ def test_cli_serves_the_demo_shop_with_the_given_token_and_faults() -> None:
                 assert process.poll() is None, process.stdout.read() if process.stdout else ""
                 assert time.monotonic() < deadline, "simulator did not start"
                 time.sleep(0.1)
-        assert products.json()["meta"]["pagination"]["total"] == 300
+        assert products.json()["meta"]["pagination"]["total"] == 302
         refused = httpx.get(f"{base}/api/v3/products", params={"api-token": "other"})
         assert refused.status_code == 401
         faults = httpx.get(f"{base}/_control/faults").json()

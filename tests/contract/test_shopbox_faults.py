@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -17,27 +18,35 @@ pytestmark = pytest.mark.simulators
 
 
 async def exhaust_rate_limit(sim: ShopboxSim, per_minute: int) -> None:
+    """Call until refused: a fixed count of calls leaves a token when the loop is slow."""
     await sim.set_faults(rate_limit_per_minute=per_minute)
     async with httpx.AsyncClient() as http:
-        for _ in range(per_minute):
-            await http.get(f"{sim.api_url}/branches", params={"api-token": sim.token})
+        for _ in range(2 * per_minute):
+            params = {"api-token": sim.token}
+            response = await http.get(f"{sim.api_url}/branches", params=params)
+            if response.status_code == 429:
+                return
+    raise AssertionError("the simulator never answered 429")
 
 
+@pytest.mark.shopbox_switches(rate_limit_retry_after="sent")
 async def test_429_is_retried_after_retry_after(shopbox_sim: ShopboxSim) -> None:
     await exhaust_rate_limit(shopbox_sim, per_minute=60)
+    refused = (await shopbox_sim.request_counts())["429"]
     patient = RetryPolicy(attempts=4, initial_s=0.05, max_s=1.0, jitter_s=0.0)
     async with ShopboxClient(shopbox_sim.api_url, shopbox_sim.token, retry=patient) as client:
         started = time.monotonic()
         product = await client.get_product("100001")
         elapsed = time.monotonic() - started
     assert product.uid == "100001"
-    assert (await shopbox_sim.request_counts())["429"] >= 1
+    assert (await shopbox_sim.request_counts())["429"] > refused
     assert elapsed >= 0.9, "the client must wait the Retry-After (1 s), not hammer"
 
 
+@pytest.mark.shopbox_switches(rate_limit_retry_after="sent")
 async def test_429_without_retries_reports_retry_after(shopbox_sim: ShopboxSim) -> None:
     await exhaust_rate_limit(shopbox_sim, per_minute=60)
-    once = RetryPolicy(attempts=1)
+    once = RetryPolicy(attempts=1, rate_limited_s=0)
     async with ShopboxClient(shopbox_sim.api_url, shopbox_sim.token, retry=once) as client:
         with pytest.raises(RateLimited) as caught:
             await client.get_product("100001")
@@ -94,6 +103,7 @@ async def test_token_is_absent_from_errors_and_logs(
     shopbox_sim: ShopboxSim, shopbox_client: ShopboxClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # a test that configured logging quietened it
     messages: list[str] = []
     for call in (shopbox_client.get_product("1"), shopbox_client.get_basket("1")):
         try:
@@ -110,3 +120,29 @@ async def test_token_is_absent_from_errors_and_logs(
     assert "HTTP Request" in caplog.text, "httpx request log should be captured, redacted"
     for text in [*messages, caplog.text]:
         assert shopbox_sim.token not in text
+
+
+@pytest.mark.shopbox_switches(rate_limit_window="second", rate_limit_retry_after="absent")
+async def test_strict_rate_limit_refuses_a_burst_without_retry_after_and_the_client_paces(
+    shopbox_sim: ShopboxSim,
+) -> None:
+    await shopbox_sim.set_faults(rate_limit_per_minute=180)  # 3 a second, no more at once
+    async with httpx.AsyncClient() as http:
+        responses = await asyncio.gather(
+            *(
+                http.get(f"{shopbox_sim.api_url}/branches", params={"api-token": shopbox_sim.token})
+                for _ in range(16)
+            )
+        )
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(refused) >= 4
+    assert all("Retry-After" not in r.headers for r in refused)
+
+    await asyncio.sleep(1.0)  # the bucket refills
+    before = (await shopbox_sim.request_counts())["429"]
+    async with ShopboxClient(
+        shopbox_sim.api_url, shopbox_sim.token, requests_per_minute=120, retry=FAST_RETRY
+    ) as client:
+        products = await asyncio.gather(*(client.get_product("100001") for _ in range(4)))
+    assert [p.uid for p in products] == ["100001"] * 4
+    assert (await shopbox_sim.request_counts())["429"] == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -27,14 +28,32 @@ def test_fixture_file_is_what_the_generator_builds() -> None:
     assert json.loads(OUTPUT.read_text(encoding="utf-8")) == json.loads(json.dumps(build()))
 
 
-def test_fixture_has_a_few_hundred_products_and_forty_with_two_to_four_variants() -> None:
+def test_fixture_has_a_few_hundred_products_forty_with_one_variant_type_two_size_x_colour() -> None:
     products = demo_shop()["products"]
     with_variants = [p for p in products if p["product_variances"]]
-    assert len(products) == 300
-    assert len(with_variants) == 40
-    assert all(2 <= len(p["product_variances"]) <= 4 for p in with_variants)
-    assert len({p["uid"] for p in products}) == 300
+    assert len(products) == 302
+    assert len({p["uid"] for p in products}) == 302
+    types = {p["sku_code"]: variant_types(p) for p in with_variants}
+    one_type = [p for p in with_variants if len(types[p["sku_code"]]) == 1]
+    assert len(one_type) == 40
+    assert all(2 <= len(p["product_variances"]) <= 4 for p in one_type)
+    assert {sku: t for sku, t in types.items() if len(t) > 1} == {
+        "SKO-0001": {"Størrelse", "Farve"},
+        "JAK-0001": {"Størrelse", "Farve"},
+    }
+    for product in with_variants:  # every variant has a value of every type, no two the same
+        combos = [variant_values(v) for v in product["product_variances"]]
+        assert all(set(c) == types[product["sku_code"]] for c in combos)
+        assert len({tuple(sorted(c.items())) for c in combos}) == len(combos)
     assert {b["name"] for b in demo_shop()["branches"]} == {"København", "Aarhus"}
+
+
+def variant_types(product: dict[str, Any]) -> set[str]:
+    return {v["variance_type"] for x in product["product_variances"] for v in x["variance_values"]}
+
+
+def variant_values(variance: dict[str, Any]) -> dict[str, str]:
+    return {v["variance_type"]: v["name"] for v in variance["variance_values"]}
 
 
 def test_only_the_marked_products_have_bad_skus() -> None:

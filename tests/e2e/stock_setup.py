@@ -7,8 +7,10 @@ a process with its webhook registered in the Rackbeat simulator, and the converg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -136,17 +138,15 @@ async def adjust_randomly(
     ]
     for start in range(0, count, parallel):
         await asyncio.gather(
-            *(
-                world.rackbeat.stock(
-                    i.rackbeat_item,
-                    loc,
-                    quantity=q,
-                    option_ids=[i.option_id] if i.option_id else [],
-                )
-                for i, loc, q in changes[start : start + parallel]
-            )
+            *(change_stock(world, i, loc, q) for i, loc, q in changes[start : start + parallel])
         )
     return time.monotonic()
+
+
+async def change_stock(world: StockWorld, item: CatalogItem, location: int, quantity: int) -> None:
+    """One stock change in Rackbeat (per option for a variant); fires inventory.changed."""
+    options = [item.option_id] if item.option_id else []
+    await world.rackbeat.stock(item.rackbeat_item, location, quantity=quantity, option_ids=options)
 
 
 async def converge_time(world: StockWorld, since: float, timeout: float = 30) -> float:
@@ -157,3 +157,22 @@ async def converge_time(world: StockWorld, since: float, timeout: float = 30) ->
             return time.monotonic() - since
         await asyncio.sleep(0.05)
     raise AssertionError(f"not converged after {timeout} s: {world.differences()[:10]}")
+
+
+@contextlib.asynccontextmanager
+async def sampling(world: StockWorld, item: CatalogItem) -> AsyncIterator[list[Decimal]]:
+    """Shopbox's figure of `item` at branch 1 every 5 ms while the block runs (a flap shows)."""
+    samples: list[Decimal] = []
+
+    async def sample() -> None:
+        while True:
+            samples.append(world.shopbox_figure(item, 1))
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(sample())
+    try:
+        yield samples
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -27,6 +27,8 @@ from tests.fixtures.services import REPO, StartService
 from tests.fixtures.shopbox_sim import ShopboxSim, demo_shop
 from tests.support import eventually
 
+pytestmark = pytest.mark.covers_profiles
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 HOOK_SECRET = "browser-hook-secret"

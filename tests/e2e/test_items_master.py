@@ -11,11 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.services import RunningService, StartService
 from tests.fixtures.shopbox_sim import ShopboxSim
 from tests.support import eventually
+
+pytestmark = pytest.mark.covers_profiles
 
 FAST = "60000"
 
@@ -45,6 +48,18 @@ def shopbox_product(shopbox: ShopboxSim, sku: str) -> Any:
     return next(p for p in shopbox.state.shop.products.values() if p.sku_code == sku)
 
 
+# Both simulator profiles: strict ignores Shopbox's product filters, sends ISO updated_at,
+# removes variants a partial update leaves out, refuses Rackbeat's updated_at_from and serves
+# variation types only as sub-resources.
+BOTH_PROFILES = pytest.mark.parametrize(
+    ("shopbox_sim", "rackbeat_sim"),
+    [("evidence", "evidence"), ("strict", "strict")],
+    indirect=True,
+    ids=["evidence", "strict"],
+)
+
+
+@BOTH_PROFILES
 async def test_shopbox_master_edits_arrive_in_rackbeat_and_rackbeat_edits_stay(
     start_service: StartService,
     topic_namespace: str,
@@ -57,7 +72,7 @@ async def test_shopbox_master_edits_arrive_in_rackbeat_and_rackbeat_edits_stay(
         "item-mapper", env=env_for("shopbox", topic_namespace, shopbox_sim, rackbeat_sim)
     )
     assert (await status_of(service))["item_master"] == "shopbox"
-    await eventually(lambda: len(store.products) == 296, timeout=60)
+    await eventually(lambda: len(store.products) == 298, timeout=60)  # 302, 4 bad SKUs
     assert store.products["TOJ-0001"].variation_id is not None
     assert "BRD-0001" not in store.products  # a duplicate SKU is never synced by guess
 
@@ -106,6 +121,7 @@ async def test_shopbox_master_edits_arrive_in_rackbeat_and_rackbeat_edits_stay(
     assert status["sku_problems"] >= 3 and status["items"]["skipped"] == 4
 
 
+@BOTH_PROFILES
 async def test_rackbeat_master_edits_arrive_in_shopbox_and_variant_items_are_skipped(
     start_service: StartService,
     topic_namespace: str,

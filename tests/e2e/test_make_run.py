@@ -20,7 +20,8 @@ from infra.simulators.common import free_port
 from tests.fixtures.kafka import REPO
 
 READY_LINE = "Everything is up."
-pytestmark = pytest.mark.kafka  # a real broker: its own, started by make run itself
+# a real broker: its own, started by make run itself
+pytestmark = [pytest.mark.kafka, pytest.mark.covers_profiles]
 
 
 def descendants(pid: int) -> set[int]:

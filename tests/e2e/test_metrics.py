@@ -9,6 +9,7 @@ import random
 from collections import defaultdict
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,6 +19,8 @@ from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.services import StartService
 from tests.fixtures.shopbox_sim import ShopboxSim, demo_shop
 from tests.support import eventually
+
+pytestmark = pytest.mark.covers_profiles
 
 HOOK_SECRET = "metrics-hook-secret"
 SALES = 20

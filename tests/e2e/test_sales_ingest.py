@@ -7,10 +7,11 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.sales import sales_event_adapter
+from schemas.sales import SaleCancelled, sales_event_adapter
 from schemas.topics import Topics
 from tests.e2e.sales_harness import build_catalog, publish_bindings, service_env
 from tests.fixtures.rackbeat_sim import RackbeatSim
@@ -19,6 +20,7 @@ from tests.fixtures.shopbox_sim import ShopboxSim, demo_shop
 from tests.support import eventually
 
 SECRET = "ingest-hook-secret"
+PROFILES = ("evidence", "strict", "legacy")
 
 
 async def sales_records(bootstrap: str, admin: AIOKafkaAdminClient, topic: str) -> list[Any]:
@@ -159,3 +161,53 @@ async def test_the_sweep_alone_finds_sales_and_stops_once_the_ledger_has_them(
     await asyncio.sleep(3)  # three more sweeps: the ledger has every sale now
     assert len(await sales_records(kafka_bootstrap, kafka_admin, topic)) == settled
     assert len(orders) == 4
+
+
+@pytest.mark.covers_profiles
+@pytest.mark.parametrize("shopbox_sim", PROFILES, indirect=True)
+async def test_either_push_shape_gets_the_sale_published_once_without_scheduled_polls(
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+    topic_namespace: str,
+    start_service: StartService,
+    shopbox_sim: ShopboxSim,
+    rackbeat_sim: RackbeatSim,
+) -> None:
+    """A basket event is fetched and published by the webhook; an `updateInventory` push (units
+    sold, no basket) is answered 202 and starts the one poll that finds the sale, and the sweep
+    when units came back (a void)."""
+    env = service_env(
+        topic_namespace,
+        shopbox_sim,
+        rackbeat_sim,
+        SECRET,
+        ORDER_INGEST_POLL_ENABLED="false",
+        ORDER_INGEST_SWEEP_INTERVAL_S="600",
+    )
+    ingest = await start_service("order-ingest", env)
+    await shopbox_sim.set_webhook(f"{ingest.url}/webhooks/shopbox", SECRET)
+    sale = await shopbox_sim.sale(1, [{"sku": "BRD-0002", "quantity": 2}])
+    topic = Topics(topic_namespace).sales
+
+    async def published() -> bool:
+        return bool(await sales_records(kafka_bootstrap, kafka_admin, topic))
+
+    await eventually(published, timeout=20, every=0.3)
+    await shopbox_sim.webhooks_idle()
+    await asyncio.sleep(1)  # a second publish of the same sale would show by now
+    events = await sales_records(kafka_bootstrap, kafka_admin, topic)
+    assert [e.payload.basket_id for e in events] == [str(sale["uid"])]
+    units = shopbox_sim.state.switches["push_body"] == "update_inventory"
+    assert events[0].source == ("order-ingest/poll" if units else "order-ingest/webhook")
+    webhooks = (await shopbox_sim.summary())["webhooks"]
+    assert (webhooks["delivered"], webhooks["failed_attempts"]) == (1, 0)
+
+    # A void changes an old basket, which the poll never re-reads: a basket event names it, and
+    # an updateInventory push (units back) wakes the sweep, whose next turn is 10 min away here.
+    await shopbox_sim.cancel(sale["uid"])
+
+    async def voided() -> bool:
+        events = await sales_records(kafka_bootstrap, kafka_admin, topic)
+        return any(isinstance(e, SaleCancelled) for e in events)
+
+    await eventually(voided, timeout=20, every=0.3)

@@ -122,6 +122,7 @@ async def writer_status(url: str) -> dict[str, Any]:
 
 # Both simulator profiles: under strict, /orders answers 422 to `search`, drops
 # `their_reference`, and Shopbox list rows carry neither lines nor branch.
+@pytest.mark.covers_profiles
 @pytest.mark.parametrize(
     ("shopbox_sim", "rackbeat_sim"), [("evidence", "evidence"), ("strict", "strict")], indirect=True
 )
@@ -317,6 +318,9 @@ async def test_unknown_sku_dead_letters_then_redrive_creates_the_order_once(
     assert dlq_name(Topics(topic_namespace).sales).endswith(".dlq")
 
 
+# The cancel endpoint is pinned: without it (strict) a void is dead-lettered, which the next
+# test covers.
+@pytest.mark.rackbeat_switches(order_cancel="endpoint")
 async def test_cancel_cancels_the_order_and_a_refund_becomes_its_own_negative_order(
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,

@@ -18,6 +18,8 @@ from tests.fixtures.services import StartService
 from tests.fixtures.shopbox_sim import ShopboxSim
 from tests.support import eventually
 
+pytestmark = pytest.mark.covers_profiles
+
 
 @pytest.mark.parametrize("shopbox_sim", ["evidence", "strict"], indirect=True)
 async def test_an_unusable_basket_is_dead_lettered_and_the_poll_moves_on(

@@ -1,6 +1,7 @@
 """The initial sync's stock copy reads back identically: `syncctl initial-sync` copies the demo
-shop (300 products, 40 with variants, two branches) into Rackbeat, then stock-publisher starts,
-reads every item (per option for the variants) and finds nothing to write to Shopbox."""
+shop (302 products, 42 with variants, 2 of them size x colour, two branches) into Rackbeat, then
+stock-publisher starts, reads every item (per variant for the variants) and finds nothing to
+write to Shopbox."""
 
 from __future__ import annotations
 
@@ -61,10 +62,10 @@ async def test_initial_sync_stock_reads_back_without_a_single_shopbox_write(
 
 
 def variant_rows_total(rackbeat: RackbeatSim) -> int:
-    """Options times mapped locations, over every item with a variation."""
+    """Variants (one option per type) times mapped locations, over every item with a variation."""
     store = rackbeat.state.store
     options = sum(
-        len(store.variations[p.variation_id].types[0].options)
+        len(store.variations[p.variation_id].variant_keys())
         for p in store.products.values()
         if p.variation_id
     )

@@ -5,12 +5,11 @@ Shopbox without a loop and without Shopbox's stock ever going back up in between
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from decimal import Decimal
 from itertools import pairwise
 
-from tests.e2e.stock_setup import converge_time, prepare
+from tests.e2e.stock_setup import converge_time, prepare, sampling
 from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.services import StartService
 from tests.fixtures.shopbox_sim import ShopboxSim
@@ -32,31 +31,20 @@ async def test_sale_comes_back_as_stock_without_flap(
     item = world.items[0]
     writes_before = await world.stock_writes()
 
-    samples: list[Decimal] = []
-
-    async def sample() -> None:
-        while True:
-            samples.append(world.shopbox_figure(item, 1))
-            await asyncio.sleep(0.005)
-
-    sampler = asyncio.create_task(sample())
-    for quantity in (2, 1):  # two sales in a row, the second while the first is in flight
-        await shopbox_sim.sale(1, [{"product": item.product, "quantity": quantity}])
-        await asyncio.sleep(0.3)
-
     def settled() -> bool:
         booked = [o for o in rackbeat_sim.state.store.orders.values() if o.is_booked]
         return len(booked) == 2 and world.rackbeat_figure(item, 1) == Decimal(17)
 
-    deadline = time.monotonic() + 30
-    while not settled() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert settled(), "orders not booked in Rackbeat"
-    await converge_time(world, time.monotonic(), timeout=15)
-    await asyncio.sleep(3)  # a late flap would show here
-    sampler.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sampler
+    async with sampling(world, item) as samples:
+        for quantity in (2, 1):  # two sales in a row, the second while the first is in flight
+            await shopbox_sim.sale(1, [{"product": item.product, "quantity": quantity}])
+            await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 30
+        while not settled() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert settled(), "orders not booked in Rackbeat"
+        await converge_time(world, time.monotonic(), timeout=15)
+        await asyncio.sleep(3)  # a late flap would show here
 
     status = await world.status()
     print(

@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from tests.e2e.sales_harness import build_catalog
 from tests.e2e.stock_setup import StockWorld, converge_time, prepare
@@ -18,6 +19,8 @@ from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.services import StartService
 from tests.fixtures.shopbox_sim import ShopboxSim, demo_shop
 from tests.support import eventually
+
+pytestmark = pytest.mark.covers_profiles
 
 
 async def test_stock_sync_off_reads_and_writes_nothing_and_ignores_webhooks(

@@ -26,7 +26,12 @@ ADJUSTMENTS = 600
 
 
 # Both profiles: the evidence delivery body {key_name, key} and the strict {item, ...} one.
+# The changed-since poll finds the dropped webhooks' items only if a stock move bumps
+# `updated_at`; without that (strict) only the full sweep does, which the 10 s bound below does
+# not allow for (tests/contract/test_rackbeat_list_filters.py covers that case).
+@pytest.mark.covers_profiles
 @pytest.mark.parametrize("rackbeat_sim", ["evidence", "strict"], indirect=True)
+@pytest.mark.rackbeat_switches(stock_bumps_updated_at="yes")
 async def test_converges_with_dropped_webhooks_and_coalesces_writes(
     shopbox_sim: ShopboxSim,
     rackbeat_sim: RackbeatSim,

@@ -7,12 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.stock_setup import prepare
 from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.services import StartService
 from tests.fixtures.shopbox_sim import ShopboxSim
 from tests.support import eventually
+
+pytestmark = pytest.mark.covers_profiles
 
 
 async def test_rackbeat_outage_is_named_in_logs_readiness_and_status(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,6 +31,8 @@ from tests.e2e.test_stock_sync import _sources
 from tests.fixtures.rackbeat_sim import RackbeatSim
 from tests.fixtures.services import RunningService, StartService
 from tests.fixtures.shopbox_sim import ShopboxSim
+
+pytestmark = pytest.mark.covers_profiles
 
 EXAMPLES = 250
 SECRET = "fuzz-hook-secret"

@@ -3,61 +3,13 @@ stopping it. Records survive a restart, and a service waits for Kafka instead of
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
 import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from infra.simulators.common import free_port
-from tests.fixtures.kafka import REPO
+from tests.fixtures.private_broker import PrivateBroker
 from tests.fixtures.services import StartService
 from tests.support import eventually
-
-
-@dataclass
-class PrivateBroker:
-    port: int
-    home: Path
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _run(self, command: str) -> None:
-        env = {
-            **os.environ,
-            "KAFKA_PORT": str(self.port),
-            "KAFKA_CONTROLLER_PORT": str(free_port() if command == "up" else 0),
-            "KAFKA_HOME_DIR": str(self.home),
-        }
-        result = subprocess.run(
-            [str(REPO / "infra/kafka/kafka.sh"), command],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=180,
-        )
-        assert result.returncode == 0, result.stderr + result.stdout
-
-    def up(self) -> None:
-        self._run("up")
-
-    def down(self) -> None:
-        self._run("down")
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[PrivateBroker]:
-    broker = PrivateBroker(port=free_port(), home=tmp_path / "kafka")
-    yield broker
-    broker.down()
 
 
 async def test_records_survive_a_broker_restart(private_broker: PrivateBroker) -> None:

@@ -6,7 +6,9 @@ services, or Kafka itself, are down.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html import escape
@@ -96,12 +98,19 @@ async def commit_at_start(bootstrap: str, group: str, topic: str) -> None:
         await consumer.stop()
 
 
-def closed_urls() -> dict[str, str]:
-    """Every service's URL on a port nobody listens on."""
-    return {
-        f"DASHBOARD_{name}_URL": f"http://127.0.0.1:{free_port()}"
-        for name in ("ORDER_INGEST", "ORDER_WRITER", "STOCK_PUBLISHER", "ITEM_MAPPER")
-    }
+@pytest.fixture
+def closed_urls() -> Iterator[dict[str, str]]:
+    """Every service's URL on a port bound but never listening, held for the whole test: a
+    port that was merely free when chosen can be taken by another process meanwhile (CI once
+    saw such a port answer 200)."""
+    names = ("ORDER_INGEST", "ORDER_WRITER", "STOCK_PUBLISHER", "ITEM_MAPPER")
+    with contextlib.ExitStack() as held:
+        urls = {}
+        for name in names:
+            sock = held.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            urls[f"DASHBOARD_{name}_URL"] = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield urls
 
 
 async def get(url: str) -> httpx.Response:
@@ -114,6 +123,7 @@ async def test_dashboard_shows_lag_dead_letters_recent_records_and_health(
     topic_namespace: str,
     producer: AIOKafkaProducer,
     kafka_bootstrap: str,
+    closed_urls: dict[str, str],
 ) -> None:
     ns, topics = topic_namespace, Topics(topic_namespace)
     now = datetime.now(UTC)
@@ -140,7 +150,7 @@ async def test_dashboard_shows_lag_dead_letters_recent_records_and_health(
     items = await start_service(
         "item-mapper", env={"KAFKA_TOPIC_NAMESPACE": ns, "SYNC_ITEM_MASTER": "none"}
     )
-    urls = closed_urls() | {"DASHBOARD_ITEM_MAPPER_URL": items.url}
+    urls = closed_urls | {"DASHBOARD_ITEM_MAPPER_URL": items.url}
     env = {"KAFKA_TOPIC_NAMESPACE": ns, "DASHBOARD_LAG_WARNING": "3", **urls}
     dashboard = await start_service("dashboard", env=env)
 
@@ -217,9 +227,9 @@ async def test_dashboard_shows_lag_dead_letters_recent_records_and_health(
 
 
 async def test_page_renders_with_every_service_down_and_no_records(
-    start_service: StartService, topic_namespace: str
+    start_service: StartService, topic_namespace: str, closed_urls: dict[str, str]
 ) -> None:
-    env = {"KAFKA_TOPIC_NAMESPACE": topic_namespace, **closed_urls()}
+    env = {"KAFKA_TOPIC_NAMESPACE": topic_namespace, **closed_urls}
     dashboard = await start_service("dashboard", env=env)
     overview = (await get(f"{dashboard.url}/api/overview")).json()
     for view in overview["directions"].values():
@@ -234,9 +244,11 @@ async def test_page_renders_with_every_service_down_and_no_records(
     assert "no records yet" in page.text and "last order synced: never" in page.text
 
 
-async def test_page_renders_while_kafka_is_unreachable(start_service: StartService) -> None:
+async def test_page_renders_while_kafka_is_unreachable(
+    start_service: StartService, closed_urls: dict[str, str]
+) -> None:
     nowhere = f"127.0.0.1:{free_port()}"
-    env = {"KAFKA_BOOTSTRAP_SERVERS": nowhere, **closed_urls()}
+    env = {"KAFKA_BOOTSTRAP_SERVERS": nowhere, **closed_urls}
     dashboard = await start_service("dashboard", env=env, ready=False)
 
     async def live() -> bool:

@@ -71,12 +71,12 @@ class FakeBindings:
             None,
         )
 
-    def by_rackbeat(self, item_number: str, option_id: str | None = None) -> Binding | None:
+    def by_rackbeat(self, item_number: str, variant: str | None = None) -> Binding | None:
         return next(
             (
                 b
                 for b in self.bindings
-                if (b.rackbeat_item_number, b.rackbeat_option_id) == (item_number, option_id)
+                if (b.rackbeat_item_number, b.variant_key()) == (item_number, variant)
                 and not b.problem
             ),
             None,
@@ -89,15 +89,22 @@ class FakeBindings:
         return None
 
 
+StockKey = tuple[str, int, tuple[int, ...]]
+"""(item number, location, the variant's option ids; empty for a plain item)"""
+
+
 @dataclass
 class FakeRackbeatOrders:
-    """Rackbeat's orders: create (booked or draft), find by reference, read, cancel.
+    """Rackbeat's orders: create (booked or draft), find by reference, read, cancel; and stock
+    quantities per item, location and variant, read and set by inventory adjustments.
 
     `lose_next_answers` makes that many creates take effect and then fail, as a lost answer
     (a 5xx after the write) does; `calls` counts every call by name.
     """
 
     orders: dict[int, rb.Order] = field(default_factory=dict)
+    stock: dict[StockKey, Decimal] = field(default_factory=dict)
+    adjustments: list[rb.NewInventoryAdjustment] = field(default_factory=list)
     lose_next_answers: int = 0
     creates_booked: bool = True  # False: `POST /orders` leaves the order unbooked
     has_cancel_endpoint: bool = True
@@ -163,6 +170,37 @@ class FakeRackbeatOrders:
         self.orders[number] = cancelled
         return cancelled
 
+    async def item_stock(self, number: str) -> list[rb.ItemLocationStock]:
+        self._count("item_stock")
+        return [
+            rb.ItemLocationStock(location=rb.LocationRef(number=location), stock_quantity=level)
+            for (item, location, options), level in self.stock.items()
+            if item == number and not options
+        ]
+
+    async def variant_stock(
+        self, number: str, *, location: int | None = None
+    ) -> list[rb.VariantStock]:
+        self._count("variant_stock")
+        return [
+            rb.VariantStock(
+                options=[rb.LineVariation(variation_id=1, option_id=o) for o in options],
+                stock_quantity=level,
+            )
+            for (item, at, options), level in self.stock.items()
+            if item == number and options and location in (None, at)
+        ]
+
+    async def create_inventory_adjustment(
+        self, adjustment: rb.NewInventoryAdjustment, *, suppress_webhooks: bool = False
+    ) -> rb.InventoryAdjustment | None:
+        self._count("create_inventory_adjustment")
+        options = tuple(sorted(pick.option_id for pick in adjustment.variations))
+        key = (adjustment.item_number, adjustment.location_number, options)
+        self.stock[key] = adjustment.quantity
+        self.adjustments.append(adjustment)
+        return rb.InventoryAdjustment(id=len(self.adjustments), is_booked=True)
+
 
 @dataclass
 class FakeShopboxStock:
@@ -172,6 +210,9 @@ class FakeShopboxStock:
     baskets: list[sb.Basket] = field(default_factory=list)
     writes: list[tuple[str, str, str | None, Decimal]] = field(default_factory=list)
     fail_next_writes: list[ApiError] = field(default_factory=list)
+
+    async def branches(self) -> list[sb.Branch]:
+        return [sb.Branch(uid=uid, name=f"Branch {uid}") for uid in self.stock]
 
     async def iter_stock(
         self, branch: str, *, per_page: int = 250

@@ -12,7 +12,7 @@ from domain.items.rules import (
     problem_binding,
     shopbox_snapshot,
     sku_problem,
-    variant_axis,
+    variant_axes,
 )
 from domain.items.stock_copy import stock_by_location
 from domain.items.to_rackbeat import Desired, product_changes
@@ -89,22 +89,45 @@ def test_prices_between_gross_shopbox_and_net_rackbeat() -> None:
     assert both_gross.to_rackbeat(Decimal("19")) == Decimal("19.00")
 
 
-def test_variant_axis_maps_one_type_and_refuses_others() -> None:
-    axis = variant_axis(snap("1", "T", ("a", "T-S", "S"), ("b", "T-M", "M")))
-    assert not isinstance(axis, str)
-    assert axis[0] == "Size" and set(axis[1]) == {"S", "M"}
-    clash = variant_axis(snap("1", "T", ("a", "T-S", "S"), ("b", "T-S2", "S")))
-    assert isinstance(clash, str) and "share" in clash
-    two_types = ProductSnapshot(
+def test_variant_axes_map_one_type() -> None:
+    axes = variant_axes(snap("1", "T", ("a", "T-S", "S"), ("b", "T-M", "M")))
+    assert axes == {"Size": ["S", "M"]}
+    clash = variant_axes(snap("1", "T", ("a", "T-S", "S"), ("b", "T-S2", "S")))
+    assert isinstance(clash, str) and "share the Size value 'S'" in clash
+
+
+def two_types(*values: tuple[str, str]) -> ProductSnapshot:
+    return ProductSnapshot(
         system="shopbox",
         product_id="1",
         sku="T",
         name="T",
         variants=[
-            VariantSnapshot(variant_id="a", sku="x", attributes={"Size": "S", "Colour": "Red"})
+            VariantSnapshot(
+                variant_id=str(i), sku=f"T-{i}", attributes={"Size": size, "Colour": colour}
+            )
+            for i, (size, colour) in enumerate(values)
         ],
     )
-    assert isinstance(variant_axis(two_types), str)
+
+
+def test_variant_axes_map_every_type_with_its_values_in_first_use_order() -> None:
+    axes = variant_axes(two_types(("S", "Red"), ("M", "Red"), ("S", "Blue")))
+    assert axes == {"Colour": ["Red", "Blue"], "Size": ["S", "M"]}
+
+
+def test_variant_axes_refuse_two_variants_with_the_same_values_of_every_type() -> None:
+    clash = variant_axes(two_types(("S", "Red"), ("S", "Red")))
+    assert isinstance(clash, str)
+    assert "share the values Colour 'Red', Size 'S'" in clash
+    assert "its own combination of Colour and Size in Shopbox" in clash
+
+
+def test_variant_axes_refuse_a_variant_without_a_value_of_one_type() -> None:
+    snapshot = two_types(("S", "Red"))
+    lacking = VariantSnapshot(variant_id="9", sku="T-9", attributes={"Size": "M"})
+    snapshot = snapshot.model_copy(update={"variants": [*snapshot.variants, lacking]})
+    assert variant_axes(snapshot) == "variant 9 has no Colour value: give it one in Shopbox"
 
 
 def test_shopbox_snapshot_keeps_synced_fields_only() -> None:

@@ -13,7 +13,7 @@ from domain.sales.sweep import needs_republish
 from schemas.sales import SaleCancelled, SaleCompleted, SaleRefunded, SalesPollCursor, sale_event_id
 from services.clients.shopbox import Basket
 from services.common.webhook_input import Rejected
-from services.order_ingest.webhook import ShopboxPush, parse_push
+from services.order_ingest.webhook import ShopboxPush, SoldUnits, parse_push
 
 
 def basket(uid: int = 900001, **over: Any) -> Basket:
@@ -203,4 +203,16 @@ def test_push_parsing_takes_only_the_uid_and_says_what_is_wrong() -> None:
     assert "basket_uid must be" in str(
         parse_push(b'{"event": "basket.created", "basket_uid": "../x"}', None)
     )
-    assert parse_push(b"[1]", None) == "body must be a JSON object with event and basket_uid"
+    assert str(parse_push(b"7", None)).startswith("body must be a JSON object with event")
+    assert str(parse_push(b"[1]", "updateInventory")).startswith("invalid push: 0:")
+    assert "product_id" in str(parse_push(b'[{"quantity": 1}]', "updateInventory"))
+
+
+def test_an_update_inventory_push_is_read_as_units_sold() -> None:
+    body = b'[{"product_id": 100002, "quantity": 2}, {"product_id": 7, "variance_id": 9, '
+    body += b'"quantity": 1}]'
+    assert parse_push(body, "updateInventory") == [
+        SoldUnits(product_id="100002", quantity=2),
+        SoldUnits(product_id="7", variance_id="9", quantity=1),
+    ]
+    assert parse_push(b"[]", None) == []

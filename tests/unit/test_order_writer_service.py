@@ -4,7 +4,7 @@ and the simulator.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,6 +21,8 @@ from schemas.sales import (
     SaleLine,
     SaleRefunded,
 )
+from services.clients import rackbeat_models as rb
+from services.clients.http import ServerError
 from services.common.kafka import Permanent
 from services.order_writer.writer import OrderWriter
 from tests.unit.fakes import FakeBindings, FakeRackbeatOrders, FakeTable, LostAnswer
@@ -243,3 +245,142 @@ async def test_a_void_without_a_cancel_endpoint_is_a_dead_letter_naming_the_orde
     with pytest.raises(Permanent, match=f"cancel order {number} in Rackbeat by hand"):
         await world.writer.handle(cancelled("900001"))
     assert world.outcomes() == ["created"]  # nothing claims the order was cancelled
+
+
+# A sale the copied stock figure already counts (domain/sales/stock_returns.py): item-mapper
+# created KAF-1 after the sale, with Shopbox's figure (8 on the shelf, 1 sold: 7).
+SPOT = ("KAF-1", 1, ())
+
+
+def copied(at: datetime, **fields: object) -> Binding:
+    return COFFEE.model_copy(update={"stock_copied_at": at, **fields})
+
+
+def copied_world(at: datetime, level: int = 7, **fields: object) -> World:
+    world = World(bindings=[copied(at, **fields)])
+    world.rackbeat.stock[SPOT] = Decimal(level)
+    return world
+
+
+async def test_a_sale_made_before_its_items_stock_was_copied_is_given_back_once() -> None:
+    world = copied_world(NOW + timedelta(minutes=5))
+    await world.writer.handle(completed("900001", quantity=1))
+    (order,) = world.rackbeat.orders.values()
+    assert order.is_booked  # the order reserves the unit ...
+    assert world.rackbeat.stock[SPOT] == 8  # ... so the level gives it back: available 7
+    (adjustment,) = world.rackbeat.adjustments
+    assert not adjustment.relative and adjustment.location_number == 1
+    assert world.outcomes() == ["created", "created"]
+    assert [r.payload.stock_returned for r in world.recorded] == [False, True]
+    assert world.recorded[0].payload.stock_returns[0].level == 8
+    assert world.writer.counters.stock_returned == 1
+    # Redelivered after that: nothing is written again.
+    assert not await world.restarted().handle(completed("900001", quantity=1))
+    assert len(world.rackbeat.adjustments) == 1 and world.rackbeat.stock[SPOT] == 8
+
+
+async def test_a_sale_made_after_the_copy_is_taken_off_by_its_order_only() -> None:
+    world = copied_world(NOW - timedelta(minutes=5))
+    await world.writer.handle(completed("900001", quantity=1))
+    assert len(world.rackbeat.orders) == 1
+    assert world.rackbeat.adjustments == [] and world.rackbeat.stock[SPOT] == 7
+    assert "item_stock" not in world.rackbeat.calls
+    assert world.outcomes() == ["created"]
+    assert world.recorded[0].payload.stock_returns == []
+
+
+async def test_a_binding_without_a_copy_time_gives_nothing_back() -> None:
+    world = World()  # an item that existed before, or a binding from before the field
+    world.rackbeat.stock[SPOT] = Decimal(7)
+    await world.writer.handle(completed("900001", quantity=1))
+    assert world.rackbeat.adjustments == [] and world.outcomes() == ["created"]
+
+
+async def test_a_crash_before_the_level_is_written_writes_the_recorded_level_on_redelivery() -> (
+    None
+):
+    world = copied_world(NOW + timedelta(minutes=5))
+    failing = world.rackbeat.create_inventory_adjustment
+
+    async def down(*args: object, **kwargs: object) -> rb.InventoryAdjustment:
+        raise ServerError("Rackbeat", "POST /inventory-adjustments", 503, "down")
+
+    world.rackbeat.create_inventory_adjustment = down  # type: ignore[method-assign]
+    with pytest.raises(ServerError):
+        await world.writer.handle(completed("900001", quantity=1))
+    assert world.outcomes() == ["created"]  # the order and its level, not yet written
+    world.rackbeat.stock[SPOT] = Decimal(7)
+    world.rackbeat.create_inventory_adjustment = failing  # type: ignore[method-assign]
+    assert await world.restarted().handle(completed("900001", quantity=1))
+    assert len(world.rackbeat.orders) == 1 and world.rackbeat.stock[SPOT] == 8
+    assert [r.payload.stock_returned for r in world.recorded] == [False, True]
+
+
+async def test_a_crash_after_the_level_is_written_sets_the_same_level_again_not_a_higher_one() -> (
+    None
+):
+    world = copied_world(NOW + timedelta(minutes=5))
+    record = world.record
+
+    async def lost_after_the_first(basket_id: str, synced: OrderSynced) -> None:
+        if synced.payload.stock_returned:
+            raise ServerError("Kafka", "publish", None, "broker gone")
+        await record(basket_id, synced)
+
+    world.writer.record = lost_after_the_first
+    with pytest.raises(ServerError):
+        await world.writer.handle(completed("900001", quantity=1))
+    assert world.rackbeat.stock[SPOT] == 8
+    await world.restarted().handle(completed("900001", quantity=1))
+    assert world.rackbeat.stock[SPOT] == 8  # the recorded level, not 8 + 1
+    assert [a.quantity for a in world.rackbeat.adjustments] == [8, 8]
+    assert world.recorded[-1].payload.stock_returned
+
+
+async def test_a_refund_made_before_the_copy_takes_the_units_the_till_added_back_off_again() -> (
+    None
+):
+    world = copied_world(NOW + timedelta(minutes=5), level=9)
+    await world.writer.handle(refunded("900002"))
+    assert world.outcomes() == ["refunded", "refunded"]
+    assert world.rackbeat.stock[SPOT] == 8
+    (adjustment,) = world.rackbeat.adjustments
+    assert not adjustment.relative
+
+
+async def test_a_variant_line_sets_the_level_of_its_variant() -> None:
+    binding = copied(
+        NOW + timedelta(minutes=5),
+        shopbox_variant_id="v-m",
+        rackbeat_variation_id="40",
+        rackbeat_option_ids=["401", "502"],
+    )
+    world = World(bindings=[binding])
+    world.rackbeat.stock[("KAF-1", 1, (401, 502))] = Decimal(3)
+    world.rackbeat.stock[("KAF-1", 1, (402, 502))] = Decimal(5)
+    event = completed("900001", quantity=2)
+    line = event.payload.lines[0].model_copy(update={"variant_id": "v-m"})
+    event = event.model_copy(update={"payload": event.payload.model_copy(update={"lines": [line]})})
+    await world.writer.handle(event)
+    (adjustment,) = world.rackbeat.adjustments
+    assert adjustment.quantity == 5 and not adjustment.relative
+    assert sorted(p.option_id for p in adjustment.variations) == [401, 502]
+    assert {p.variation_id for p in adjustment.variations} == {40}
+    assert world.rackbeat.stock[("KAF-1", 1, (402, 502))] == 5  # the other variant untouched
+
+
+async def test_a_void_after_a_crash_before_the_level_writes_the_level_then_cancels() -> None:
+    world = copied_world(NOW + timedelta(minutes=5))
+    written = world.rackbeat.create_inventory_adjustment
+
+    async def down(*args: object, **kwargs: object) -> rb.InventoryAdjustment:
+        raise ServerError("Rackbeat", "POST /inventory-adjustments", 503, "down")
+
+    world.rackbeat.create_inventory_adjustment = down  # type: ignore[method-assign]
+    with pytest.raises(ServerError):
+        await world.writer.handle(completed("900001", quantity=1))
+    world.rackbeat.create_inventory_adjustment = written  # type: ignore[method-assign]
+    await world.restarted().handle(cancelled("900001"))
+    (order,) = world.rackbeat.orders.values()
+    assert order.is_cancelled and world.rackbeat.stock[SPOT] == 8  # 8 on the shelf again
+    assert world.outcomes() == ["created", "created", "cancelled"]

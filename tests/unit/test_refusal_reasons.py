@@ -1,7 +1,7 @@
 """Every skip and dead-letter reason names its actual cause and the fix, one test per cause.
 
 A reason is read by an operator who fixes one thing and re-drives: it must point at that thing
-(a product with two variant types has fine SKUs, so it must not say "fix the SKU").
+(two variants with the same values have fine SKUs, so it must not say "fix the SKU").
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ async def shopbox_master_skip(snapshot: ProductSnapshot, *others: ProductSnapsho
 
 CAUSES = [
     (
-        "two variant types",
-        product("SK", {"Størrelse": "M", "Farve": "Rød"}, {"Størrelse": "L", "Farve": "Rød"}),
-        ["2 variant types", "Farve, Størrelse", "SKUs are fine", "keep one variant type"],
+        "two variants with the same values of two types",
+        product("SK", {"Størrelse": "M", "Farve": "Rød"}, {"Størrelse": "M", "Farve": "Rød"}),
+        ["share the values Farve 'Rød', Størrelse 'M'", "own combination of Farve and Størrelse"],
     ),
     (
         "no variant type",
@@ -127,7 +127,7 @@ LINE = SaleLine(
 )
 
 
-async def test_a_sale_of_a_two_type_product_names_the_variant_types_not_the_sku() -> None:
+async def test_a_sale_of_a_variant_with_clashing_values_names_the_values_not_the_sku() -> None:
     reason = await shopbox_master_skip(CAUSES[0][1])
     reported = Binding(
         sku="V-0", shopbox_product_id="100", shopbox_variant_id="0", problem=f"not synced: {reason}"
@@ -135,7 +135,7 @@ async def test_a_sale_of_a_two_type_product_names_the_variant_types_not_the_sku(
     with pytest.raises(MissingBinding) as raised:
         build_order(sale_of(LINE), "sale", lambda _: reported, OrderRules())
     text = str(raised.value)
-    assert "2 variant types" in text and "syncctl dlq redrive" in text
+    assert "share the values" in text and "syncctl dlq redrive" in text
     assert "fix the SKU" not in text
 
 

@@ -42,17 +42,22 @@ def matrix_row(stock: int, in_order: int, *options: int) -> VariantStock:
 # ------------------------------------------------------------------ reading
 
 
-def test_matrix_rows_become_one_level_per_option() -> None:
-    rows = [matrix_row(10, 2, 901), matrix_row(0, 0, 902), matrix_row(5, 0, 901, 950)]
-    levels, skipped = option_levels("TSHIRT", 2, rows)
-    assert skipped == 1  # two variation types: no binding can name it
+def test_matrix_rows_become_one_level_per_variant() -> None:
+    rows = [
+        matrix_row(10, 2, 901),
+        matrix_row(0, 0, 902),
+        matrix_row(5, 0, 950, 901),  # size x colour: one option of each type
+        matrix_row(3, 0),  # no option: names no variant
+    ]
+    levels = option_levels("TSHIRT", 2, rows)
     assert [(lv.variation_option_id, lv.available_quantity) for lv in levels] == [
         ("901", D(8)),
         ("902", D(0)),
+        ("901+950", D(5)),
     ]
     assert all(lv.item_number == "TSHIRT" and lv.location_number == 2 for lv in levels)
     keys = {stock_key(lv.item_number, lv.location_number, lv.variation_option_id) for lv in levels}
-    assert keys == {"TSHIRT|2|901", "TSHIRT|2|902"}
+    assert keys == {"TSHIRT|2|901", "TSHIRT|2|902", "TSHIRT|2|901+950"}
 
 
 def test_location_rows_of_a_plain_item() -> None:

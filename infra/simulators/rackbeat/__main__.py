@@ -33,11 +33,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     # Rackbeat's own limit is on unless told otherwise ($RACKBEAT_SIM_RATE_LIMIT or 480).
     add_fault_options(parser, rate_limit=int(os.environ.get("RACKBEAT_SIM_RATE_LIMIT", "480")))
-    parser.add_argument(
-        "--draft-adjustments",
-        action="store_true",
-        help="inventory adjustments stay drafts until booked",
-    )
     return parser.parse_args(argv)
 
 
@@ -47,7 +42,6 @@ def main(argv: list[str] | None = None) -> None:
         tokens=args.tokens or default_tokens(),
         account_id=args.account_id,
         faults=faults_from(args),
-        auto_book_adjustments=not args.draft_adjustments,
         seed=json.loads(args.seed.read_text(encoding="utf-8")) if args.seed else None,
     )
     app, _ = create_app(config)

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from infra.simulators.rackbeat import payloads as p
-from infra.simulators.rackbeat.records import Order, Product
+from infra.simulators.rackbeat.records import Adjustment, Order, Product, Variation
 from infra.simulators.rackbeat.state import RackbeatState
 from infra.simulators.rackbeat.store import Store
 from infra.simulators.rackbeat.validation import Invalid, Missing, flag, invalid, timestamp
@@ -62,11 +62,29 @@ def endpoint(state: RackbeatState, handler: Handler) -> Callable[[Request], Any]
             body.get("suppress_webhooks", False)
         )
         try:
-            return handler(Call(request, body, state))
+            response = handler(Call(request, body, state))
         finally:
             state.bus.publish(state.store.drain(), suppressed=suppressed)
+        if state.switches["record_keys"] == "data":
+            return _under_data(response)
+        return response
 
     return run
+
+
+def _under_data(response: Response) -> Response:
+    """The `record_keys=data` variant: a record or a list page under `data`, not its own key."""
+    if response.status_code >= 300 or not isinstance(response, JSONResponse):
+        return response
+    body = json.loads(bytes(response.body))
+    if not isinstance(body, dict):
+        return response
+    kind = list if "pages" in body else dict
+    keys = [key for key, value in body.items() if isinstance(value, kind)]
+    if len(keys) != 1:
+        return response
+    body["data"] = body.pop(keys[0])
+    return JSONResponse(body, response.status_code)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -166,8 +184,17 @@ def _bool_filter(call: Call, name: str) -> bool | None:
     return None if raw is None or raw == "" else flag(raw)
 
 
+def _item_updated_window(call: Call) -> tuple[datetime | None, datetime | None]:
+    """`updated_at_from`/`_to` on `/products` and `/items`, or a 422 per `item_list_filters`."""
+    if call.state.switches["item_list_filters"] == "refused":
+        for name in ("updated_at_from", "updated_at_to"):
+            if call.query(name):
+                raise invalid(name, f"Property '{name}' is not filterable")
+    return _updated_window(call)
+
+
 def filtered_products(call: Call) -> list[Product]:
-    window = _updated_window(call)
+    window = _item_updated_window(call)
     barred = _bool_filter(call, "is_barred")
     search = (call.query("search") or "").lower()
     exact = call.query("simple_filter[number]")
@@ -293,14 +320,36 @@ def variation_matrix(call: Call) -> Response:
     location = _positive_int(raw, "location_id", 0) if raw else None
     if location is not None and location not in call.store.locations:
         raise invalid("location_id", "The selected location id is invalid.")
-    return single("variation_matrix", p.variation_matrix_json(call.store, product, location))
+    matrix = p.variation_matrix_json(call.store, product, location)
+    shape = call.state.switches["variation_matrix_shape"]
+    if shape == "rows":
+        rows = [
+            {("variations" if key == "options" else key): value for key, value in row.items()}
+            for row in matrix["variants"]
+        ]
+        return JSONResponse(rows)
+    if shape == "html":
+        return Response(p.variation_matrix_html(matrix), media_type="text/html")
+    return single("variation_matrix", matrix)
 
 
 def item_locations(call: Call) -> Response:
+    """`/items/{n}/locations` in the `item_location_rows` switch's shape (README)."""
+    shape = call.state.switches["item_location_rows"]
+    key = "product_locations" if shape == "flat_product_locations" else "locations"
+    return _location_rows(call, key, flat=shape != "nested")
+
+
+def product_locations(call: Call) -> Response:
+    """`/products/{n}/locations`: flat rows under `product_locations`, as an integrator reads."""
+    return _location_rows(call, "product_locations", flat=True)
+
+
+def _location_rows(call: Call, key: str, *, flat: bool) -> Response:
     product = resolve_number(call)
     rows = sorted(call.store.locations.values(), key=lambda loc: loc.number)
     return listing(
-        call, "locations", rows, lambda loc: p.item_location_json(call.store, product.number, loc)
+        call, key, rows, lambda loc: p.item_location_json(call.store, product.number, loc, flat)
     )
 
 
@@ -323,18 +372,32 @@ def get_location(call: Call) -> Response:
 
 def list_variations(call: Call) -> Response:
     rows = sorted(call.store.variations.values(), key=lambda v: v.id)
-    return listing(call, "variations", rows, p.variation_json)
+    return listing(call, "variations", rows, lambda v: _variation_json(call, v))
 
 
 def get_variation(call: Call) -> Response:
-    variation = call.store.variations.get(call.path_int("id"))
-    if variation is None:
-        raise Missing("Variation not found.")
-    return single("variation", p.variation_json(variation))
+    variation = call.store.variation(call.path_int("id"))
+    return single("variation", _variation_json(call, variation))
 
 
 def create_variation(call: Call) -> Response:
-    return single("variation", p.variation_json(call.store.create_variation(call.body)), 201)
+    variation = call.store.create_variation(call.body, nested=_nested_variations(call))
+    return single("variation", _variation_json(call, variation), 201)
+
+
+def list_variation_types(call: Call) -> Response:
+    rows = call.store.variation(call.path_int("id")).types
+    return listing(call, "variation_types", rows, lambda t: {"id": t.id, "name": t.name})
+
+
+def add_variation_type(call: Call) -> Response:
+    vtype = call.store.add_variation_type(call.path_int("id"), call.body)
+    return single("variation_type", {"id": vtype.id, "name": vtype.name}, 201)
+
+
+def list_variation_options(call: Call) -> Response:
+    rows = call.store.variation_type(call.path_int("id"), call.path_int("type_id")).options
+    return listing(call, "variation_options", rows, lambda o: {"id": o.id, "name": o.name})
 
 
 def add_variation_option(call: Call) -> Response:
@@ -344,19 +407,38 @@ def add_variation_option(call: Call) -> Response:
     return single("variation_option", {"id": option.id, "name": option.name}, 201)
 
 
+def _nested_variations(call: Call) -> bool:
+    return call.state.switches["variation_resources"] == "nested"
+
+
+def _variation_json(call: Call, variation: Variation) -> dict[str, Any]:
+    if _nested_variations(call):
+        return p.variation_json(variation)
+    return {"id": variation.id, "name": variation.name}
+
+
 def list_adjustments(call: Call) -> Response:
     rows = sorted(call.store.adjustments.values(), key=lambda a: a.id)
-    return listing(call, "inventory_adjustments", rows, lambda a: p.adjustment_json(a, call.store))
+    key, to_json = _adjustment_shape(call)
+    return listing(call, f"{key}s", rows, lambda a: to_json(a, call.store))
 
 
 def create_adjustment(call: Call) -> Response:
     adjustment = call.store.adjust(call.body)
-    return single("inventory_adjustment", p.adjustment_json(adjustment, call.store), 201)
+    key, to_json = _adjustment_shape(call)
+    return single(key, to_json(adjustment, call.store), 201)
 
 
 def book_adjustment(call: Call) -> Response:
     adjustment = call.store.book_adjustment(call.path_int("id"))
-    return single("inventory_adjustment", p.adjustment_json(adjustment, call.store))
+    key, to_json = _adjustment_shape(call)
+    return single(key, to_json(adjustment, call.store))
+
+
+def _adjustment_shape(call: Call) -> tuple[str, Callable[[Adjustment, Store], dict[str, Any]]]:
+    if call.store.settings.adjustment_body == "legacy":
+        return "inventory_adjustment", p.adjustment_json
+    return "inventory_regulation", p.regulation_json
 
 
 def list_customers(call: Call) -> Response:
@@ -468,6 +550,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/products", list_products),
     ("POST", "/products", create_product),
     ("GET", "/products/{number:path}/variation-matrix", variation_matrix),
+    ("GET", "/products/{number:path}/locations", product_locations),
     ("GET", "/products/{number:path}", get_product),
     ("PUT", "/products/{number:path}", update_product),
     ("DELETE", "/products/{number:path}", delete_product),
@@ -480,6 +563,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/variations", list_variations),
     ("POST", "/variations", create_variation),
     ("GET", "/variations/{id:int}", get_variation),
+    ("GET", "/variations/{id:int}/types", list_variation_types),
+    ("POST", "/variations/{id:int}/types", add_variation_type),
+    ("GET", "/variations/{id:int}/types/{type_id:int}/options", list_variation_options),
     ("POST", "/variations/{id:int}/types/{type_id:int}/options", add_variation_option),
     ("GET", "/inventory-adjustments", list_adjustments),
     ("POST", "/inventory-adjustments", create_adjustment),

@@ -1,6 +1,6 @@
 """Rackbeat-specific control surface under `/_control` (never rate limited or faulted).
 
-Besides the shared faults/requests/reset routes:
+Besides the shared faults/requests/admitted/reset routes:
 - `POST /_control/seed`            load a seed document (seed.py); `{"replace": true}` resets first
 - `POST /_control/stock`           `{item_number, location_number, quantity | set, option_ids?}`:
                                    a stock change as a purchase receipt or count would make it
@@ -90,6 +90,15 @@ def rackbeat_control_routes(state: RackbeatState) -> list[Route]:
             state.bus.publish(state.store.drain(), suppressed=False)
         return JSONResponse({"number": product.number, "updated_at": str(product.updated_at)})
 
+    async def cancel_by_hand(request: Request) -> Response:
+        """An order cancelled in Rackbeat's web app: possible whatever the API offers."""
+        number_ = int(request.path_params["number"])
+        try:
+            order = state.store.cancel_order(number_)
+        finally:
+            state.bus.publish(state.store.drain(), suppressed=False)
+        return JSONResponse({"number": order.number, "is_cancelled": order.is_cancelled})
+
     async def summary(_: Request) -> Response:
         store = state.store
         orders = list(store.orders.values())
@@ -176,6 +185,7 @@ def rackbeat_control_routes(state: RackbeatState) -> list[Route]:
         Route(f"{c}/seed", seed, methods=["POST"]),
         Route(f"{c}/stock", stock, methods=["POST"]),
         Route(f"{c}/products/{{number:path}}", edit_product, methods=["POST"]),
+        Route(f"{c}/orders/{{number:int}}/cancel", cancel_by_hand, methods=["POST"]),
         Route(f"{c}/state", summary, methods=["GET"]),
         Route(f"{c}/webhooks/stats", webhook_stats, methods=["GET"]),
         Route(f"{c}/webhooks/idle", webhooks_idle, methods=["POST"]),

@@ -140,10 +140,12 @@ def product_json(product: Product, store: Store, base: str, *, item_type: str = 
     }
 
 
-def item_location_json(store: Store, number: str, location: Location) -> Json:
-    """One row of GET /items/{n}/locations (row shape UNCONFIRMED, see README)."""
+def item_location_json(store: Store, number: str, location: Location, flat: bool) -> Json:
+    """One stock-per-location row: flat (`number`, `name` at the top, as the only real rows seen)
+    or the older simulator's nested `location{number, name}`."""
+    where: Json = {"number": location.number, "name": location.name}
     return {
-        "location": {"number": location.number, "name": location.name},
+        **(where if flat else {"location": where}),
         "item_number": number,
         **quantities(store.totals(number, location=location.number)),
     }
@@ -202,6 +204,17 @@ def variation_matrix_json(store: Store, product: Product, location: int | None) 
         "location_id": location,
         "variants": rows,
     }
+
+
+def variation_matrix_html(matrix: Json) -> str:
+    """The `variation_matrix_shape=html` variant: a table, as `html=true` gives."""
+    cells = "".join(
+        "<tr><td>{}</td><td>{}</td></tr>".format(
+            " / ".join(str(o["variation_option"]) for o in row["options"]), row["stock_quantity"]
+        )
+        for row in matrix["variants"]
+    )
+    return f"<table class='variation-matrix'>{cells}</table>"
 
 
 def order_line_json(store: Store, line: OrderLine) -> Json:
@@ -378,4 +391,24 @@ def adjustment_json(adjustment: Adjustment, store: Store) -> Json:
         "is_booked": adjustment.is_booked,
         "booked_at": ts(adjustment.booked_at),
         "created_at": ts(adjustment.created_at),
+    }
+
+
+def regulation_json(adjustment: Adjustment, store: Store) -> Json:
+    """The `inventory_regulation` answer an integrator reads and the old swagger describes
+    (`{id, reason, description, lines[], regulated_at}`); the line shape is UNCONFIRMED."""
+    product = store.products.get(adjustment.item_number)
+    return {
+        "id": adjustment.id,
+        "reason": adjustment.reason,
+        "description": adjustment.description,
+        "regulated_at": adjustment.regulated_at.isoformat(),
+        "lines": [
+            {
+                "item": {"number": adjustment.item_number},
+                "location": {"number": adjustment.location_number},
+                "quantity": num(adjustment.quantity),
+                "variations": line_variations(store, product, adjustment.option_ids),
+            }
+        ],
     }

@@ -32,7 +32,6 @@ class RackbeatConfig(BaseModel):
         default_factory=lambda: Faults(rate_limit_per_minute=480),
         description="at start and after a reset; Rackbeat's 480/min limit is on by default",
     )
-    auto_book_adjustments: bool = True
     events: tuple[str, ...] = DEFAULT_EVENTS
     seed: dict[str, Any] | None = None
     webhook_max_attempts: int = Field(6, ge=1)
@@ -70,6 +69,7 @@ class RackbeatState:
         self.bus = WebhookBus(
             dispatcher, self.config.account_id, self.config.events, self.switches["webhook_body"]
         )
+        self.sim.use_switches(self.switches)
         self.sim.set_faults(self.config.default_faults())
         self.store = fresh_store(self.config)
 
@@ -81,9 +81,12 @@ class RackbeatState:
 
 
 def fresh_store(config: RackbeatConfig) -> Store:
+    switches = config.switch_values()
     settings = StoreSettings(
-        auto_book_adjustments=config.auto_book_adjustments,
-        order_line_shape=config.switch_values()["order_line_shape"],
+        auto_book_adjustments=switches["adjustment_booking"] == "booked",
+        adjustment_body=switches["adjustment_body"],
+        order_line_shape=switches["order_line_shape"],
+        stock_bumps_updated_at=switches["stock_bumps_updated_at"] == "yes",
     )
     store = Store(settings=settings)
     load_seed(store, DEFAULT_SEED)

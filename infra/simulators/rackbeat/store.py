@@ -56,10 +56,20 @@ READ_ONLY_PRODUCT_FIELDS = (
 PRODUCT_TEXT_FIELDS = ("name", "description", "barcode")
 
 
+# The item and location keys of an adjustment body, per `adjustment_body` switch value.
+ADJUSTMENT_KEYS = {
+    "gyt_keys": ("item_id", "location"),
+    "swagger_keys": ("item_number", "location_number"),
+    "legacy": ("item_number", "location_number"),
+}
+
+
 @dataclass
 class StoreSettings:
-    auto_book_adjustments: bool = True
+    auto_book_adjustments: bool = False  # the `adjustment_booking` switch (README)
+    adjustment_body: str = "gyt_keys"  # the `adjustment_body` switch (README)
     order_line_shape: str = "swagger"  # the `order_line_shape` switch (README)
+    stock_bumps_updated_at: bool = True  # the `stock_bumps_updated_at` switch (README)
     vat_rate_domestic: Decimal = Decimal("0.25")
     # How VAT is rounded ("order" or "line", see `records.order_totals`): unknown for the real
     # Rackbeat, so a switch that tests run both ways.
@@ -386,9 +396,18 @@ class Store:
             errors.add(path, f"Choose one option for each variation type ({names}).")
         return tuple(sorted(chosen.values()))
 
-    def create_variation(self, body: dict[str, Any]) -> Variation:
+    def create_variation(self, body: dict[str, Any], *, nested: bool) -> Variation:
+        """`POST /variations`: `{name}` (the old swagger's VariationForm; types and options are
+        then added as sub-resources), or with `nested` the older simulator's body with types."""
         errors = Errors()
         name = text(body, "name", errors, required=True)
+        types = self._nested_types(body, errors) if nested else []
+        errors.raise_if_any()
+        variation = Variation(self.next_id(), name or "", types)
+        self.variations[variation.id] = variation
+        return variation
+
+    def _nested_types(self, body: dict[str, Any], errors: Errors) -> list[VariationType]:
         types_raw = body.get("types")
         if not isinstance(types_raw, list) or not types_raw:
             errors.add("types", "The types field is required.")
@@ -409,19 +428,38 @@ class Store:
                 )
                 options.append(VariationOption(self.next_id(), option_name or ""))
             types.append(VariationType(self.next_id(), type_name or "", options))
+        return types
+
+    def variation(self, variation_id: int) -> Variation:
+        found = self.variations.get(variation_id)
+        if found is None:
+            raise Missing("Variation not found.")
+        return found
+
+    def variation_type(self, variation_id: int, type_id: int) -> VariationType:
+        variation = self.variations.get(variation_id)
+        vtype = next((t for t in variation.types if t.id == type_id), None) if variation else None
+        if vtype is None:
+            raise Missing(f"Variation type {type_id} of variation {variation_id} not found.")
+        return vtype
+
+    def add_variation_type(self, variation_id: int, body: dict[str, Any]) -> VariationType:
+        """`POST /variations/{id}/types {name}` (path from the old swagger; body a guess)."""
+        variation = self.variation(variation_id)
+        errors = Errors()
+        name = text(body, "name", errors, required=True)
+        if name is not None and any(t.name == name for t in variation.types):
+            errors.add("name", "The name has already been taken.")
         errors.raise_if_any()
-        variation = Variation(self.next_id(), name or "", types)
-        self.variations[variation.id] = variation
-        return variation
+        vtype = VariationType(self.next_id(), name or "", [])
+        variation.types.append(vtype)
+        return vtype
 
     def add_variation_option(
         self, variation_id: int, type_id: int, body: dict[str, Any]
     ) -> VariationOption:
         """`POST /variations/{id}/types/{type}/options {name}` (path from KG; body a guess)."""
-        variation = self.variations.get(variation_id)
-        vtype = next((t for t in variation.types if t.id == type_id), None) if variation else None
-        if vtype is None:
-            raise Missing(f"Variation type {type_id} of variation {variation_id} not found.")
+        vtype = self.variation_type(variation_id, type_id)
         errors = Errors()
         name = text(body, "name", errors, required=True)
         if name is not None and any(o.name == name for o in vtype.options):
@@ -434,26 +472,35 @@ class Store:
     # ----------------------------------------------------------------------------- stock
 
     def adjust(self, body: dict[str, Any]) -> Adjustment:
+        """POST /inventory-adjustments in the key style the `adjustment_body` switch names."""
+        style = self.settings.adjustment_body
+        item_key, location_key = ADJUSTMENT_KEYS[style]
         errors = Errors()
-        item = text(body, "item_number", errors, required=True, max_len=MAX_NUMBER_LEN)
+        item = text(body, item_key, errors, required=True, max_len=MAX_NUMBER_LEN)
         product = self.products.get(item or "")
         if item is not None and product is None:
-            errors.add("item_number", "The selected item number is invalid.")
-        location = self._location_number(body, "location_number", errors)
-        if location is None and "location_number" not in errors.by_field:
-            errors.add("location_number", "The location number field is required.")
+            errors.add(item_key, f"The selected {item_key} is invalid.")
+        location = self._location_number(body, location_key, errors)
+        if location is None and location_key not in errors.by_field:
+            errors.add(location_key, f"The {location_key} field is required.")
         quantity = number(body, "quantity", errors, required=True)
-        relative = boolean(body, "relative", errors, default=True)
-        if quantity is not None and not relative and quantity < 0:
-            errors.add("quantity", "An absolute quantity must be at least 0.")
+        # Only the old simulator knew a relative flag; every source sends the new level.
+        relative = style == "legacy" and boolean(body, "relative", errors, default=True)
         key = self.variant_key(product, body.get("variations"), "variations", errors)
-        regulated_at = day(body, "regulated_at", errors) or now().date()
-        reason = text(body, "reason", errors)
+        required = style != "legacy"
+        regulated_at = day(body, "regulated_at", errors)
+        if regulated_at is None and required:
+            errors.add("regulated_at", "The regulated at field is required.")
+        reason = text(body, "reason", errors, required=required)
         description = text(body, "description", errors, max_len=65535)
+        if style == "swagger_keys":
+            text(body, "item_type", errors, required=True)
         errors.raise_if_any()
         assert item is not None
         assert location is not None
         assert quantity is not None
+        if style != "legacy" and self.level(item, location, key).stock == quantity:
+            raise invalid("quantity", "Adjustment can't be created, since no change is made.")
         adjustment = Adjustment(
             id=self.next_id(),
             item_number=item,
@@ -462,7 +509,7 @@ class Store:
             relative=relative,
             reason=reason,
             description=description,
-            regulated_at=regulated_at,
+            regulated_at=regulated_at or now().date(),
             option_ids=key,
         )
         self.adjustments[adjustment.id] = adjustment
@@ -519,7 +566,8 @@ class Store:
         product = self.products.get(item)
         if product is not None:
             product.has_stock_history = True
-            product.updated_at = now()
+            if self.settings.stock_bumps_updated_at:
+                product.updated_at = now()
         touched = sorted(set(locations))
         self.outbox.append(
             Event(

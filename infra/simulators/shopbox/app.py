@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -23,7 +23,7 @@ from infra.simulators.common import FaultMiddleware, control_routes
 from infra.simulators.shopbox import payloads
 from infra.simulators.shopbox.bodies import BasketBody, InventoryBody, ProductBody, field_errors
 from infra.simulators.shopbox.control import shopbox_control_routes
-from infra.simulators.shopbox.shop import Basket, InvalidProblem, NotFoundProblem, Shop
+from infra.simulators.shopbox.shop import Basket, InvalidProblem, NotFoundProblem, Product, Shop
 from infra.simulators.shopbox.state import ShopboxConfig, ShopboxState
 
 API = "/api/v3"
@@ -149,9 +149,17 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
     def shop_of() -> Shop:
         return state.shop
 
-    def listed(request: Request, items: Sequence[Any], size_params: Sequence[str]) -> Response:
+    def listed(
+        request: Request,
+        items: Sequence[Any],
+        size_params: Sequence[str],
+        render: Callable[[Any], Any] | None = None,
+    ) -> Response:
+        """One page of `items`. `render` turns only that page's items into JSON: a walk through
+        thousands of baskets must not render every basket for every page it reads."""
         chunk, meta = paginate(request, items, state.config.default_per_page, size_params)
-        return JSONResponse({"data": list(chunk), "meta": meta})
+        rows = [render(item) for item in chunk] if render else list(chunk)
+        return JSONResponse({"data": rows, "meta": meta})
 
     async def authenticate(request: Request) -> Response:
         body = await json_body(request)
@@ -168,6 +176,10 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
             }
         )
 
+    def product_view(shop: Shop, product: Product) -> dict[str, Any]:
+        body = payloads.product_json(shop, product)
+        return payloads.with_updated_at(body, state.switches["updated_at_format"])
+
     async def list_products(request: Request) -> Response:
         shop = shop_of()
         filters = state.switches["product_filters"] == "honoured"
@@ -178,17 +190,18 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
             for p in shop.products.values()
             if (since is None or p.updated_at >= since) and (sku is None or p.sku_code == sku)
         ]
-        rows = [payloads.product_json(shop, p) for p in products]
+        rows = [product_view(shop, p) for p in products]
         return listed(request, rows, ["per-page"])
 
     async def get_product(request: Request) -> Response:
         shop = shop_of()
-        return JSONResponse(payloads.product_json(shop, shop.product(request.path_params["uid"])))
+        return JSONResponse(product_view(shop, shop.product(request.path_params["uid"])))
 
     async def upsert_product(request: Request) -> Response:
         shop = shop_of()
-        product = shop.upsert_product(await parse(request, ProductBody))
-        return JSONResponse(payloads.product_json(shop, product))
+        replace = state.switches["variant_update"] == "replace"
+        product = shop.upsert_product(await parse(request, ProductBody), replace_variants=replace)
+        return JSONResponse(product_view(shop, product))
 
     async def list_tags(request: Request) -> Response:
         rows = [{"uid": uid, "name": name} for uid, name in shop_of().tags.items()]
@@ -222,8 +235,13 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
 
     async def set_inventory(request: Request) -> Response:
         shop = shop_of()
+        """Answers the row written (`full`), `{}` (`minimal`) or 204 with no body (`empty`),
+        per `inventory_write_answer`: the real answer's shape is unknown."""
         key = shop.set_stock(await parse(request, InventoryBody))
-        return JSONResponse(payloads.inventory_row_json(shop, key))
+        answer = state.switches["inventory_write_answer"]
+        if answer == "empty":
+            return Response(status_code=204)
+        return JSONResponse(payloads.inventory_row_json(shop, key) if answer == "full" else {})
 
     def basket_view(shop: Shop, basket: Basket, *, listed: bool) -> dict[str, Any]:
         """A basket as the switches say reads show it (branch, lines on list rows)."""
@@ -233,6 +251,7 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
             body.pop("branch0")
         if listed and state.switches["basket_list_lines"] == "detail_only":
             body.pop(state.config.lines_key)
+        body = payloads.with_updated_at(body, state.switches["updated_at_format"])
         return payloads.with_time_key(body, state.switches["basket_time_key"])
 
     async def list_baskets(request: Request) -> Response:
@@ -252,8 +271,7 @@ def create_app(config: ShopboxConfig | None = None) -> tuple[ASGIApp, ShopboxSta
             key=lambda b: (b.creation_time, b.uid),
             reverse=state.switches["basket_list_order"] == "newest_first",
         )
-        rows = [basket_view(shop, b, listed=True) for b in baskets]
-        return listed(request, rows, ["per-page"])
+        return listed(request, baskets, ["per-page"], lambda b: basket_view(shop, b, listed=True))
 
     async def get_basket(request: Request) -> Response:
         shop = shop_of()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,6 +20,7 @@ from infra.simulators.shopbox.bodies import (
     BasketItemBody,
     InventoryBody,
     ProductBody,
+    field_errors,
 )
 from infra.simulators.shopbox.shop import InvalidProblem, Product, Shop, Variance
 from infra.simulators.shopbox.state import DEMO_SHOP, load_fixture
@@ -54,6 +55,10 @@ class SaleRequest(_Control):
     creation_time: int | None = None
     external_id: str | None = None
     payment_type: int | None = None
+
+
+class SalesRequest(_Control):
+    sales: list[SaleRequest] = Field(min_length=1)
 
 
 class RefundRequest(_Control):
@@ -125,6 +130,20 @@ def sale_body(shop: Shop, sale: SaleRequest) -> BasketBody:
     )
 
 
+def sale_bodies(shop: Shop, sales: list[SaleRequest]) -> list[BasketBody]:
+    """Every sale of a batch checked before any is rung up; errors name `sales.<i>.<field>`."""
+    bodies = []
+    for index, sale in enumerate(sales):
+        try:
+            bodies.append(sale_body(shop, sale))
+        except InvalidProblem as exc:
+            raise InvalidProblem({f"sales.{index}.{k}": v for k, v in exc.errors.items()}) from None
+        except ValidationError as exc:
+            errors = field_errors(exc)
+            raise InvalidProblem({f"sales.{index}.{k}": v for k, v in errors.items()}) from None
+    return bodies
+
+
 async def _json(request: Request) -> Any:
     try:
         return json.loads(await request.body() or b"{}")
@@ -152,6 +171,17 @@ def shopbox_control_routes(state: ShopboxState) -> list[Route]:
         )
         state.notify("basket.created", basket)
         return basket_response(basket.uid, 201)
+
+    async def sales(request: Request) -> Response:
+        """Many sales in one call, so a load generator costs one request per batch, not per
+        sale; each basket is pushed as `/sale` pushes it."""
+        ask = SalesRequest.model_validate(await _json(request))
+        baskets = [state.shop.create_basket(b) for b in sale_bodies(state.shop, ask.sales)]
+        for basket in baskets:
+            state.notify("basket.created", basket)
+        lines_key = state.config.lines_key
+        body = [payloads.basket_json(state.shop, b, lines_key=lines_key) for b in baskets]
+        return JSONResponse({"baskets": body}, 201)
 
     async def refund(request: Request) -> Response:
         ask = RefundRequest.model_validate(await _json(request))
@@ -237,6 +267,7 @@ def shopbox_control_routes(state: ShopboxState) -> list[Route]:
     return [
         Route(f"{prefix}/seed", seed, methods=["POST"]),
         Route(f"{prefix}/sale", sale, methods=["POST"]),
+        Route(f"{prefix}/sales", sales, methods=["POST"]),
         Route(f"{prefix}/refund", refund, methods=["POST"]),
         Route(f"{prefix}/cancel/{{uid:int}}", cancel, methods=["POST"]),
         Route(f"{prefix}/stock", stock, methods=["POST"]),

@@ -99,6 +99,16 @@ def basket_item_json(item: BasketItem) -> dict[str, Any]:
     }
 
 
+def with_updated_at(body: dict[str, Any], form: str) -> dict[str, Any]:
+    """The record with `updated_at` as the `updated_at_format` switch says (unix s by default)."""
+    seconds = body["updated_at"]
+    if form == "float":
+        return {**body, "updated_at": seconds + 0.25}
+    if form == "iso":
+        return {**body, "updated_at": datetime.fromtimestamp(seconds, tz=UTC).isoformat()}
+    return body
+
+
 def with_time_key(body: dict[str, Any], key: str) -> dict[str, Any]:
     """The basket with its creation time under the key the `basket_time_key` switch names."""
     if key == "creation_time":

@@ -187,8 +187,9 @@ class Shop:
             hits.extend((product, v) for v in product.variances.values() if v.sku_code == sku)
         return hits
 
-    def upsert_product(self, body: ProductBody) -> Product:
-        """`POST /products/create-or-update`: uid null/0 creates, an existing uid updates."""
+    def upsert_product(self, body: ProductBody, *, replace_variants: bool = False) -> Product:
+        """`POST /products/create-or-update`: uid null/0 creates, an existing uid updates.
+        `replace_variants`: a `variants` list removes the product's variants it leaves out."""
         self._check_tag(body.tag)
         known = self.product(body.uid).variances if body.uid else {}
         for index, variant in enumerate(body.variants or []):
@@ -198,6 +199,9 @@ class Shop:
         if body.uid:
             product = self.product(body.uid)
             self._update_product(product, body)
+            if replace_variants and body.variants is not None:
+                named = {variant.uid for variant in body.variants}
+                product.variances = {u: v for u, v in product.variances.items() if u in named}
         else:
             missing = {
                 name: [f"The {name} field is required."]

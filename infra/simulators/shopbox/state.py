@@ -65,6 +65,7 @@ class ShopboxState(SimulatorState):
     def from_config(cls, config: ShopboxConfig) -> ShopboxState:
         state = cls(config=config, seed=load_fixture(config.seed))
         state.switches = resolve(SWITCHES, PREFIX, config.profile, config.switches)
+        state.use_switches(state.switches)
         state.set_faults(config.faults)
         state.dispatcher = WebhookDispatcher(state)
         state.reset()
@@ -81,16 +82,19 @@ class ShopboxState(SimulatorState):
         return int(self.shop.client.get("uid", 1))
 
     def notify(self, event: str, basket: Basket) -> None:
-        """Push `basket.created` / `basket.canceled` if a webhook URL is set (UNCONFIRMED, A7)."""
+        """Push `basket.created` / `basket.canceled` if a webhook URL is set (UNCONFIRMED, A7),
+        or, per the `push_body` switch, the vendor plugin's `updateInventory` units sold."""
         if not self.webhook_url or self.dispatcher is None:
             return
+        units = self.switches["push_body"] == "update_inventory"
+        action = "updateInventory" if units else event
         separator = "&" if "?" in self.webhook_url else "?"
-        query = urlencode({"shopbox_hook_id": self.webhook_secret, "action": event})
+        query = urlencode({"shopbox_hook_id": self.webhook_secret, "action": action})
         self.dispatcher.submit(
             Delivery(
                 url=f"{self.webhook_url}{separator}{query}",
                 headers={"User-Agent": "Shopbox Simulator Webhook"},
-                body=webhook_body(event, basket),
+                body=units_sold(event, basket) if units else webhook_body(event, basket),
             )
         )
 
@@ -114,3 +118,15 @@ def webhook_body(event: str, basket: Basket) -> dict[str, Any]:
             if item.product is not None
         ],
     }
+
+
+def units_sold(event: str, basket: Basket) -> list[dict[str, Any]]:
+    """The `updateInventory` body: `[{product_id, variance_id?, quantity}]`, units sold (a
+    cancel gives them back, as negative units: a guess)."""
+    sign = -1 if event == "basket.canceled" else 1
+    return [
+        {"product_id": item.product, "quantity": sign * item.quantity}
+        | ({"variance_id": item.product_variance} if item.product_variance else {})
+        for item in basket.items
+        if item.product is not None
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.simulators.switches import Switch
+from infra.simulators.switches import RATE_LIMIT_SWITCHES, Switch
 
 PREFIX = "SHOPBOX_SIM"
 
@@ -49,6 +49,14 @@ SWITCHES = (
         "use created_at)",
     ),
     Switch(
+        name="inventory_write_answer",
+        choices=("full", "minimal", "empty"),
+        evidence="minimal",
+        strict="empty",
+        legacy="full",
+        source="unknown (the vendor plugin ignores the answer to POST /product-inventories)",
+    ),
+    Switch(
         name="product_filters",
         choices=("honoured", "ignored"),
         evidence="honoured",
@@ -56,4 +64,30 @@ SWITCHES = (
         legacy="honoured",
         source="unknown (the sku_code and updated_since filters on GET /products are inventions)",
     ),
+    Switch(
+        name="push_body",
+        choices=("basket_event", "update_inventory"),
+        evidence="basket_event",
+        strict="update_inventory",
+        legacy="basket_event",
+        source="unknown (the only push seen, the vendor plugin's, is action=updateInventory with "
+        "an array of units sold; basket events are our guess)",
+    ),
+    Switch(
+        name="updated_at_format",
+        choices=("unix", "float", "iso"),
+        evidence="unix",
+        strict="iso",
+        legacy="unix",
+        source="unknown (no integrator reads updated_at on products or baskets)",
+    ),
+    Switch(
+        name="variant_update",
+        choices=("keep", "replace"),
+        evidence="keep",
+        strict="replace",
+        legacy="keep",
+        source="unknown (the vendor plugin always sends every variant of the product)",
+    ),
+    *RATE_LIMIT_SWITCHES,
 )

@@ -117,9 +117,12 @@ async def test_converges_through_shopbox_faults_and_a_crash(
     service = await world.start(start_service)
     await converge_time(world, time.monotonic(), timeout=30)
 
-    # ~40 SKU/branch pairs change, so the writes outrun a bucket of 6 and meet both faults;
-    # waiting for them to be seen (not a fixed sleep) keeps this true on a slow machine.
-    await shopbox_sim.set_faults(error_rate=0.4, rate_limit_per_minute=6)
+    # ~40 SKU/branch pairs change, so the writes outrun the bucket and meet both faults;
+    # waiting for them to be seen (not a fixed sleep) keeps this true on a slow machine. A
+    # per-second window (strict) holds one call, so 6/min there would admit one call per 10 s
+    # and a 500 among them would be luck: 60/min admits one a second.
+    per_second = shopbox_sim.state.rate_limit_window == "second"
+    await shopbox_sim.set_faults(error_rate=0.4, rate_limit_per_minute=60 if per_second else 6)
     await adjust_randomly(world, 150, seed=11)
     assert await _faults_seen(shopbox_sim, timeout=30), "the writes never met a 500 and a 429"
     await shopbox_sim.set_faults(error_rate=0.0, rate_limit_per_minute=None)
